@@ -1,0 +1,44 @@
+# Kingbus developer commands. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+NODE := $(shell ./scripts/project-node.sh)
+NODE_RUN := $(NODE) --disable-warning=ExperimentalWarning
+BIN := node_modules/.bin
+# Debian packages the tests drive for real.
+TEST_DEBS := mariadb-server mariadb-client
+TEST_GLOBS := 'node/**/*.test.ts' 'operator/**/*.test.ts' 'e2e/**/*.test.ts' 'bench/**/*.test.ts'
+
+.PHONY: help deps debs typecheck lint unit test bench bench-codec clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+node_modules/.package-lock.json: package-lock.json package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.package-lock.json ## install npm packages (npm ci)
+
+debs: ## install the Debian packages the tests need (root), or name them
+	@NODE="$(NODE)" ./scripts/ensure-debs.sh $(TEST_DEBS)
+
+typecheck: deps ## tsc --noEmit
+	$(NODE_RUN) $(BIN)/tsc --noEmit -p .
+
+lint: deps ## eslint with the committed configuration
+	$(NODE_RUN) $(BIN)/eslint --max-warnings=0 .
+
+unit: deps ## run the tests only (no type check, no lint)
+	$(NODE_RUN) --test --test-concurrency=2 --test-timeout=300000 $(TEST_GLOBS)
+
+test: deps debs typecheck lint unit ## everything CI runs: install, type check, lint, every test
+
+bench-codec: deps ## binlog codec parse throughput against raw reads of the same bytes
+	$(NODE_RUN) bench/codec.bench.ts
+
+bench: bench-codec ## every benchmark
+
+clean: ## remove installed packages and the project-local Node
+	rm -rf node_modules .tools .tmp
