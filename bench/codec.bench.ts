@@ -8,7 +8,8 @@ import { createReadStream, mkdirSync, readFileSync, rmSync, statSync, openSync, 
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { readBinlogBuffer, readBinlogStream, EventSplitter, checkMagic } from "../node/src/binlog/reader.ts";
-import { computeEventChecksum, CHECKSUM_LENGTH } from "../node/src/binlog/checksum.ts";
+import { computeEventChecksum, CHECKSUM_LENGTH, ChecksumAlgorithm } from "../node/src/binlog/checksum.ts";
+import { defaultFormat } from "../node/src/binlog/format.ts";
 import { EventType } from "../node/src/binlog/event-type.ts";
 import { BINLOG_MAGIC } from "../node/src/binlog/header.ts";
 import { checkEventChecksum } from "../node/src/binlog/codec.ts";
@@ -92,7 +93,7 @@ async function cutAndVerify(path: string): Promise<number> {
   const splitter = new EventSplitter();
   let events = 0;
   let checked = false;
-  const format = { flavor: "mysql", serverVersion: "", version: [8, 0, 0], checksum: 1, postHeaderLengths: new Uint8Array() } as const;
+  const format = defaultFormat(ChecksumAlgorithm.CRC32);
   for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) {
     splitter.push(chunk as Buffer);
     if (!checked) {

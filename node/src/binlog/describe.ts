@@ -2,13 +2,12 @@
  * One event as a plain JSON-ready object: what `kingbus inspect` prints per line, and what tests
  * compare. Field names are stable; values that may exceed 2^53 are strings.
  */
-import type { ReadEvent } from "./reader.ts";
 import { eventTypeName, EventFlag } from "./event-type.ts";
 import { ChecksumAlgorithm } from "./checksum.ts";
 import { readEventHeader } from "./header.ts";
 import { MariadbGtidFlag } from "./events/mariadb.ts";
 import { decompressTransactionPayload } from "./events/transaction-payload.ts";
-import { EventSplitter } from "./reader.ts";
+import { EventSplitter, type ReadEvent } from "./reader.ts";
 import { MysqlGtidSet } from "./gtid-mysql.ts";
 import { decodeTaggedGtidBody } from "./gtid-tagged-event.ts";
 import { KingbusError } from "../errors.ts";

@@ -14,15 +14,9 @@ import {
   parseMariadbGtidList,
   type MariadbGtid,
 } from "./gtid-mariadb.ts";
+import { assertGtidParseError } from "../../test-support/gtid-assertions.ts";
 
-function parseError(fn: () => unknown, ...mentions: string[]): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof GtidParseError, `expected GtidParseError, got ${String(error)}`);
-    assert.equal(error.code, "GTID_PARSE");
-    for (const m of mentions) assert.ok(error.message.includes(m), `'${error.message}' should mention '${m}'`);
-    return true;
-  });
-}
+const parseError = assertGtidParseError;
 
 const g = (domain: number, serverId: number, seq: bigint | number): MariadbGtid => ({ domain, serverId, seq: BigInt(seq) });
 

@@ -6,7 +6,6 @@ import { crc32 } from "node:zlib";
 import fc from "fast-check";
 import { sharedDir } from "../../test-support/requirements.ts";
 import {
-  GtidParseError,
   GtidTaggedFormatError,
   MAX_GNO,
   MysqlGtidSet,
@@ -18,19 +17,13 @@ import {
   parseMysqlGtid,
   type MysqlGtid,
 } from "./gtid-mysql.ts";
+import { assertGtidParseError } from "../../test-support/gtid-assertions.ts";
 
 const U1 = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
 const U2 = "4e11fa47-71ca-11e1-9e33-c80aa9429562";
 const U3 = "00000000-0000-0000-0000-000000000001";
 
-function parseError(fn: () => unknown, ...mentions: string[]): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof GtidParseError, `expected GtidParseError, got ${String(error)}`);
-    assert.equal(error.code, "GTID_PARSE");
-    for (const m of mentions) assert.ok(error.message.includes(m), `'${error.message}' should mention '${m}'`);
-    return true;
-  });
-}
+const parseError = assertGtidParseError;
 
 // ---------------------------------------------------------------------------------------------
 // Text forms

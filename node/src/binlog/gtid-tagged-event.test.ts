@@ -7,15 +7,9 @@ import fc from "fast-check";
 import { sharedDir } from "../../test-support/requirements.ts";
 import { GtidParseError, MAX_GNO, MysqlGtidSet, encodeSignedVarlen, encodeVarlen, formatMysqlGtid } from "./gtid-mysql.ts";
 import { decodeTaggedGtidBody, encodeTaggedGtidBody, taggedGtidOf, type TaggedGtidEventBody } from "./gtid-tagged-event.ts";
+import { assertGtidParseError } from "../../test-support/gtid-assertions.ts";
 
-function parseError(fn: () => unknown, ...mentions: string[]): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof GtidParseError, `expected GtidParseError, got ${String(error)}`);
-    assert.equal(error.code, "GTID_PARSE");
-    for (const m of mentions) assert.ok(error.message.includes(m), `'${error.message}' should mention '${m}'`);
-    return true;
-  });
-}
+const parseError = assertGtidParseError;
 
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("hex");

@@ -61,16 +61,18 @@ export function fdeBodyHasChecksumFields(bodyWithTrailer: Buffer): boolean {
 
 /** The reading context this FDE sets for the events after it. */
 export function formatFromDescription(fde: FormatDescriptionBody): BinlogFormat {
-  const alg = fde.checksumAlgorithm;
   return {
     flavor: flavorOf(fde.serverVersion),
     serverVersion: fde.serverVersion,
     version: splitServerVersion(fde.serverVersion),
-    checksum: alg === ChecksumAlgorithm.CRC32 ? ChecksumAlgorithm.CRC32 : alg === undefined || alg === ChecksumAlgorithm.UNDEF ? ChecksumAlgorithm.OFF : alg === ChecksumAlgorithm.OFF ? ChecksumAlgorithm.OFF : unsupportedAlgorithm(alg),
+    checksum: checksumOfFollowingEvents(fde.checksumAlgorithm),
     postHeaderLengths: fde.postHeaderLengths,
   };
 }
 
-function unsupportedAlgorithm(alg: number): never {
+/** No algorithm byte (pre-checksum servers) and UNDEF both mean: events carry no checksum. */
+function checksumOfFollowingEvents(alg: number | undefined): ChecksumAlgorithm {
+  if (alg === undefined || alg === ChecksumAlgorithm.UNDEF || alg === ChecksumAlgorithm.OFF) return ChecksumAlgorithm.OFF;
+  if (alg === ChecksumAlgorithm.CRC32) return ChecksumAlgorithm.CRC32;
   throw new BinlogError("BINLOG_UNSUPPORTED", `format description announces checksum algorithm ${alg} (known: 0 NONE, 1 CRC32)`);
 }
