@@ -7,7 +7,7 @@
 import { createReadStream, mkdirSync, readFileSync, rmSync, statSync, openSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { readBinlogBuffer, readBinlogStream, EventSplitter, checkMagic } from "../node/src/binlog/reader.ts";
+import { readBinlogBuffer, readBinlogBatches, EventSplitter, checkMagic } from "../node/src/binlog/reader.ts";
 import { computeEventChecksum, CHECKSUM_LENGTH, ChecksumAlgorithm } from "../node/src/binlog/checksum.ts";
 import { defaultFormat } from "../node/src/binlog/format.ts";
 import { EventType } from "../node/src/binlog/event-type.ts";
@@ -110,9 +110,9 @@ async function cutAndVerify(path: string): Promise<number> {
 
 async function fullDecode(path: string): Promise<number> {
   let events = 0;
-  for await (const e of readBinlogStream(createReadStream(path, { highWaterMark: CHUNK }))) {
-    if (e.checksumOk !== true) throw new Error(`checksum not verified at ${e.offset}`);
-    events++;
+  for await (const batch of readBinlogBatches(createReadStream(path, { highWaterMark: CHUNK }))) {
+    for (const e of batch) if (e.checksumOk !== true) throw new Error(`checksum not verified at ${e.offset}`);
+    events += batch.length;
   }
   return events;
 }

@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import fc from "fast-check";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -138,4 +139,125 @@ test("MariaDB: a non-transactional group ends with COMMIT; XA prepared and compl
     { ...mariadbGtid(3, MariadbGtidFlag.COMPLETED_XA), xid: xidBody } as EventBody, query("XA COMMIT X'67',X'',1"),
   ]);
   assert.deepEqual(kinds(ts), ["transaction:3", "xa-prepare:5", "standalone:2"]);
+});
+
+// Property: any sequence of well-formed groups, with events between them that belong to no group,
+// is parsed into exactly those groups; cutting the stream anywhere leaves every earlier group whole
+// and flags the one it cut.
+type Item = EventBody | [EventBody, number];
+interface Shape {
+  kind: Transaction["kind"];
+  events: Item[];
+}
+
+const xidOf = { formatId: 1, gtrid: Buffer.from("g"), bqual: Buffer.alloc(0) };
+const intvar: Item = [{ kind: "opaque", bytes: Buffer.alloc(9) }, EventType.INTVAR];
+const tableMap: Item = [rows, EventType.TABLE_MAP];
+const writeRows: Item = [rows, EventType.WRITE_ROWS];
+const annotate: Item = { kind: "mariadbAnnotateRows", sql: Buffer.from("INSERT INTO t VALUES (1)") };
+const payload: Item = { kind: "transactionPayload", compression: 255, payloadSize: 3n, uncompressedSize: 3n, header: Buffer.from([2, 1, 0xff, 0]), payload: Buffer.from([1, 2, 3]) };
+
+function shapes(gno: number, rowCount: number): Shape[] {
+  const many = Array<Item>(rowCount).fill(writeRows);
+  const mg = (flags: number, xa = false): EventBody => ({ ...mariadbGtid(gno, flags), ...(xa ? { xid: xidOf } : {}) }) as EventBody;
+  return [
+    { kind: "transaction", events: [mysqlGtid(gno), query("BEGIN"), tableMap, ...many, xid] },
+    { kind: "transaction", events: [mysqlGtid(gno), query("BEGIN"), intvar, query("INSERT INTO m VALUES (NULL)"), query("COMMIT")] },
+    { kind: "standalone", events: [mysqlGtid(gno), query("CREATE TABLE t (a INT)")] },
+    { kind: "standalone", events: [mysqlGtid(gno), intvar, query("INSERT INTO m VALUES (NULL)")] },
+    { kind: "xa-prepare", events: [mysqlGtid(gno), query("XA START X'67',X'',1"), tableMap, ...many, query("XA END X'67',X'',1"), [xaPrepare, EventType.XA_PREPARE]] },
+    { kind: "standalone", events: [mysqlGtid(gno), query("XA COMMIT X'67',X'',1")] },
+    { kind: "compressed", events: [mysqlGtid(gno), payload] },
+    { kind: "transaction", events: [mg(MariadbGtidFlag.TRANSACTIONAL), annotate, tableMap, ...many, xid] },
+    { kind: "transaction", events: [mg(0), annotate, tableMap, ...many, query("COMMIT")] },
+    { kind: "standalone", events: [mg(MariadbGtidFlag.STANDALONE | MariadbGtidFlag.DDL), query("DROP TABLE t")] },
+    { kind: "xa-prepare", events: [mg(MariadbGtidFlag.PREPARED_XA, true), query("XA START X'67',X'',1"), tableMap, ...many, query("XA END X'67',X'',1"), [xaPrepare, EventType.XA_PREPARE]] },
+    { kind: "standalone", events: [mg(MariadbGtidFlag.COMPLETED_XA, true), query("XA ROLLBACK X'67',X'',1")] },
+    { kind: "transaction", events: [query("BEGIN"), tableMap, ...many, xid] },
+    { kind: "standalone", events: [query("CREATE DATABASE d")] },
+  ];
+}
+
+const between: Item[] = [
+  { kind: "rotate", position: 4n, nextFile: "bin.000002" },
+  { kind: "heartbeat", logFile: "bin.000002" },
+  { kind: "mariadbGtidList", flags: 0, list: [], trailing: Buffer.alloc(0) },
+  { kind: "previousGtids", encodedSet: Buffer.alloc(8) },
+];
+
+interface Expected {
+  kind: string;
+  eventCount: number;
+  startIndex: number;
+  lastIndex: number;
+}
+
+function layout(picks: Array<{ shape: number; rows: number; fillers: number[] }>): { items: Item[]; expected: Expected[] } {
+  const items: Item[] = [];
+  const expected: Expected[] = [];
+  picks.forEach((p, i) => {
+    for (const f of p.fillers) items.push(between[f]!);
+    const s = shapes(i + 1, p.rows)[p.shape]!;
+    expected.push({ kind: s.kind, eventCount: s.events.length, startIndex: items.length, lastIndex: items.length + s.events.length - 1 });
+    items.push(...s.events);
+  });
+  return { items, expected };
+}
+
+function parseItems(items: Item[]): { transactions: Transaction[]; offsets: number[]; ends: number[] } {
+  const parser = new TransactionBoundaryParser();
+  const transactions: Transaction[] = [];
+  const offsets: number[] = [];
+  const ends: number[] = [];
+  let offset = 4;
+  for (const item of items) {
+    const [body, type] = Array.isArray(item) ? item : [item, undefined];
+    const { event, bytes } = buildEvent(body, { type }, format);
+    offsets.push(offset);
+    transactions.push(...parser.push({ offset, size: bytes.length, event }));
+    offset += bytes.length;
+    ends.push(offset);
+  }
+  const cut = parser.finish();
+  if (cut) transactions.push(cut);
+  return { transactions, offsets, ends };
+}
+
+const pickArb = fc.record({ shape: fc.integer({ min: 0, max: 13 }), rows: fc.integer({ min: 1, max: 3 }), fillers: fc.array(fc.integer({ min: 0, max: between.length - 1 }), { maxLength: 2 }) });
+
+test("property: well-formed groups of both flavours are parsed back exactly, whatever sits between them", () => {
+  fc.assert(
+    fc.property(fc.array(pickArb, { minLength: 1, maxLength: 12 }), (picks) => {
+      const { items, expected } = layout(picks);
+      const { transactions, offsets, ends } = parseItems(items);
+      assert.deepEqual(
+        transactions.map((t) => [t.kind, t.complete, t.eventCount, t.startOffset, t.endOffset]),
+        expected.map((e) => [e.kind, true, e.eventCount, offsets[e.startIndex], ends[e.lastIndex]]),
+      );
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test("property: a stream cut anywhere keeps earlier groups whole and flags the one it cut", () => {
+  fc.assert(
+    fc.property(fc.array(pickArb, { minLength: 1, maxLength: 8 }), fc.nat(), (picks, cutSeed) => {
+      const { items, expected } = layout(picks);
+      const keep = cutSeed % items.length; // events [0, keep) survive
+      const { transactions } = parseItems(items.slice(0, keep));
+      const whole = expected.filter((e) => e.lastIndex < keep);
+      const torn = expected.find((e) => e.startIndex < keep && e.lastIndex >= keep);
+      assert.deepEqual(transactions.slice(0, whole.length).map((t) => [t.kind, t.complete, t.eventCount]), whole.map((e) => [e.kind, true, e.eventCount]));
+      if (torn === undefined) {
+        assert.equal(transactions.length, whole.length);
+      } else {
+        assert.equal(transactions.length, whole.length + 1);
+        const t = transactions.at(-1)!;
+        assert.equal(t.complete, false);
+        assert.equal(t.eventCount, keep - torn.startIndex);
+        assert.equal(t.cutShort, "the input ended inside it");
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -8,7 +8,7 @@ import { open } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
 import type { Command } from "commander";
 import { BinlogError } from "../binlog/errors.ts";
-import { readBinlogStream } from "../binlog/reader.ts";
+import { readBinlogBatches } from "../binlog/reader.ts";
 import { describeEvent } from "../binlog/describe.ts";
 import { BinlogSummary } from "../binlog/summary.ts";
 import { LineWriter } from "./line-writer.ts";
@@ -48,9 +48,11 @@ export async function inspect(path: string, options: InspectOptions, out: LineWr
   const summary = new BinlogSummary();
   let status = 0;
   try {
-    for await (const e of readBinlogStream(await openBinlogFile(path))) {
-      if (options.summary) summary.add(e);
-      else await out.line(JSON.stringify(describeEvent(e)));
+    for await (const batch of readBinlogBatches(await openBinlogFile(path))) {
+      for (const e of batch) {
+        if (options.summary) summary.add(e);
+        else await out.line(JSON.stringify(describeEvent(e)));
+      }
     }
   } catch (e) {
     status = EXIT_BAD_INPUT;
