@@ -1,6 +1,7 @@
 /**
  * One event as a plain JSON-ready object: what `kingbus inspect` prints per line, and what tests
- * compare. Field names are stable; values that may exceed 2^53 are strings.
+ * compare. Field names are stable; values that may exceed 2^53 are strings. A body that cannot be
+ * read (a malformed GTID set, a payload that does not decompress) throws its typed error.
  */
 import { eventTypeName, EventFlag } from "./event-type.ts";
 import { ChecksumAlgorithm } from "./checksum.ts";
@@ -8,9 +9,9 @@ import { readEventHeader } from "./header.ts";
 import { MariadbGtidFlag } from "./events/mariadb.ts";
 import { decompressTransactionPayload } from "./events/transaction-payload.ts";
 import { EventSplitter, type ReadEvent } from "./reader.ts";
-import { MysqlGtidSet } from "./gtid-mysql.ts";
-import { decodeTaggedGtidBody } from "./gtid-tagged-event.ts";
-import { KingbusError } from "../errors.ts";
+import { MysqlGtidSet, formatMysqlGtid } from "./gtid-mysql.ts";
+import { formatMariadbGtid, formatMariadbGtidList } from "./gtid-mariadb.ts";
+import { decodeTaggedGtidBody, taggedGtidOf } from "./gtid-tagged-event.ts";
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type EventDescription = { [key: string]: JsonValue };
@@ -29,16 +30,6 @@ function sqlPreview(sql: Buffer, into: EventDescription, key = "sql"): void {
 
 function flagNames(flags: number, table: Record<string, number>): string[] {
   return Object.entries(table).filter(([, bit]) => (flags & bit) !== 0).map(([name]) => name.toLowerCase());
-}
-
-/** The text of a tagged GTID event's GTID, or an explanation of why it cannot be read. */
-function taggedGtidText(encoded: Buffer): { gtid?: string; error?: string } {
-  try {
-    const t = decodeTaggedGtidBody(encoded);
-    return { gtid: `${t.uuid}:${t.tag}:${t.gno}` };
-  } catch (e) {
-    return { error: e instanceof Error ? e.message : String(e) };
-  }
 }
 
 export function describeEvent(r: ReadEvent): EventDescription {
@@ -78,7 +69,7 @@ export function describeEvent(r: ReadEvent): EventDescription {
       d.xid = jsonInteger(body.xid);
       break;
     case "mysqlGtid":
-      d.gtid = body.anonymous ? "ANONYMOUS" : `${body.uuid}:${body.gno}`;
+      d.gtid = body.anonymous ? "ANONYMOUS" : formatMysqlGtid(body);
       if (body.logicalClock) {
         d.lastCommitted = jsonInteger(body.logicalClock.lastCommitted);
         d.sequenceNumber = jsonInteger(body.logicalClock.sequenceNumber);
@@ -88,28 +79,17 @@ export function describeEvent(r: ReadEvent): EventDescription {
       if (body.transactionLength !== undefined) d.transactionLength = jsonInteger(body.transactionLength);
       if (body.immediateServerVersion !== undefined) d.immediateServerVersion = body.immediateServerVersion;
       break;
-    case "taggedGtid": {
-      const t = taggedGtidText(body.encoded);
-      if (t.gtid !== undefined) d.gtid = t.gtid;
-      else d.gtidError = t.error!;
+    case "taggedGtid":
+      d.gtid = formatMysqlGtid(taggedGtidOf(decodeTaggedGtidBody(body.encoded)));
       break;
-    }
     case "previousGtids":
-      try {
-        d.gtidSet = MysqlGtidSet.decode(body.encodedSet).toString();
-      } catch (e) {
-        d.gtidSetError = e instanceof KingbusError ? e.message : String(e);
-      }
+      d.gtidSet = MysqlGtidSet.decode(body.encodedSet).toString();
       break;
     case "transactionPayload":
       d.compression = body.compression === 0 ? "zstd" : body.compression === 255 ? "none" : String(body.compression);
       d.payloadSize = jsonInteger(body.payloadSize);
       d.uncompressedSize = jsonInteger(body.uncompressedSize);
-      try {
-        d.events = payloadEvents(decompressTransactionPayload(body));
-      } catch (e) {
-        d.payloadError = e instanceof Error ? e.message : String(e);
-      }
+      d.events = payloadEvents(decompressTransactionPayload(body));
       break;
     case "heartbeat":
       d.logFile = body.logFile;
@@ -119,13 +99,13 @@ export function describeEvent(r: ReadEvent): EventDescription {
       d.position = jsonInteger(body.position);
       break;
     case "mariadbGtid":
-      d.gtid = `${body.domain}-${header.serverId}-${body.seq}`;
+      d.gtid = formatMariadbGtid({ domain: body.domain, serverId: header.serverId, seq: body.seq });
       d.gtidFlags = flagNames(body.flags2, MariadbGtidFlag);
       if (body.commitId !== undefined) d.commitId = jsonInteger(body.commitId);
       if (body.xid) d.xid = { formatId: body.xid.formatId, gtrid: body.xid.gtrid.toString("hex"), bqual: body.xid.bqual.toString("hex") };
       break;
     case "mariadbGtidList":
-      d.gtidList = body.list.map((e) => `${e.domain}-${e.serverId}-${e.seq}`).join(",");
+      d.gtidList = formatMariadbGtidList(body.list);
       break;
     case "mariadbBinlogCheckpoint":
       d.logFile = body.logFile;

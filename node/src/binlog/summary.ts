@@ -6,8 +6,8 @@ import { eventTypeName } from "./event-type.ts";
 import type { ReadEvent } from "./reader.ts";
 import { TransactionBoundaryParser, formatTransactionGtid, type Transaction } from "./transactions.ts";
 import { MysqlGtidSet } from "./gtid-mysql.ts";
-import { MariadbGtidState, MariadbGtidPosition } from "./gtid-mariadb.ts";
-import { decodeTaggedGtidBody } from "./gtid-tagged-event.ts";
+import { MariadbGtidState, MariadbGtidPosition, formatMariadbGtidList } from "./gtid-mariadb.ts";
+import { decodeTaggedGtidBody, taggedGtidOf } from "./gtid-tagged-event.ts";
 import type { JsonValue } from "./describe.ts";
 
 export class BinlogSummary {
@@ -40,11 +40,10 @@ export class BinlogSummary {
       if (body.anonymous) this.anonymousTransactions++;
       else this.mysqlGtids = this.mysqlGtids.add({ uuid: body.uuid, gno: body.gno });
     } else if (body.kind === "taggedGtid") {
-      const t = decodeTaggedGtidBody(body.encoded);
-      this.mysqlGtids = this.mysqlGtids.add({ uuid: t.uuid, tag: t.tag, gno: t.gno });
+      this.mysqlGtids = this.mysqlGtids.add(taggedGtidOf(decodeTaggedGtidBody(body.encoded)));
     } else if (body.kind === "mariadbGtidList" && this.gtidListAtStart === undefined) {
-      this.gtidListAtStart = body.list.map((e) => `${e.domain}-${e.serverId}-${e.seq}`).join(",");
-      for (const e of body.list) this.mariadbStartPosition = this.mariadbStartPosition.with({ domain: e.domain, serverId: e.serverId, seq: e.seq });
+      this.gtidListAtStart = formatMariadbGtidList(body.list);
+      for (const e of body.list) this.mariadbStartPosition = this.mariadbStartPosition.with(e);
     } else if (body.kind === "mariadbGtid") {
       this.mariadbState.record({ domain: body.domain, serverId: r.event.header.serverId, seq: body.seq }, { strict: false });
     }

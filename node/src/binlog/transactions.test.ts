@@ -51,6 +51,12 @@ test("MariaDB GTID stands for BEGIN: GTID ANNOTATE TABLE_MAP ROWS XID (mariadb-b
   assert.deepEqual(transactions.map((t) => formatTransactionGtid(t.gtid!)), ["0-1-1", "0-1-2"]);
 });
 
+test("a tagged GTID (MySQL 8.4+) names its transaction as uuid:tag:gno (binlog_transaction_with_GTID_TAG.000001)", { skip }, () => {
+  const { transactions } = parseFile("mysql", "binlog_transaction_with_GTID_TAG.000001");
+  assert.deepEqual(kinds(transactions), ["transaction:5"]);
+  assert.match(formatTransactionGtid(transactions[0]!.gtid!)!, /^[0-9a-f]{8}-[0-9a-f-]{27}:mytag:3$/);
+});
+
 test("a compressed transaction is whole: GTID + TRANSACTION_PAYLOAD (transaction_compression.000001)", { skip }, () => {
   const { transactions } = parseFile("mysql", "transaction_compression.000001");
   assert.deepEqual(kinds(transactions), ["compressed:2"]);

@@ -18,9 +18,12 @@ import type { BinlogEvent } from "./codec.ts";
 import { EventType } from "./event-type.ts";
 import { MariadbGtidFlag } from "./events/mariadb.ts";
 import { queryKeyword } from "./events/query.ts";
+import { formatMysqlGtid } from "./gtid-mysql.ts";
+import { formatMariadbGtid } from "./gtid-mariadb.ts";
+import { decodeTaggedGtidBody } from "./gtid-tagged-event.ts";
 
 export type TransactionGtid =
-  | { flavor: "mysql"; uuid: string; gno: bigint; anonymous: boolean; tagged: boolean }
+  | { flavor: "mysql"; uuid: string; tag?: string; gno: bigint; anonymous: boolean }
   | { flavor: "mariadb"; domain: number; serverId: number; seq: bigint };
 
 export type TransactionKind =
@@ -104,17 +107,22 @@ function boundaryOf(e: BinlogEvent): Boundary {
   }
 }
 
+/** The GTID a GTID event carries; a tagged GTID event that cannot be decoded throws GtidParseError. */
 export function gtidOfEvent(e: BinlogEvent): TransactionGtid | undefined {
   const b = e.body;
-  if (b.kind === "mysqlGtid") return { flavor: "mysql", uuid: b.uuid, gno: b.gno, anonymous: b.anonymous, tagged: false };
+  if (b.kind === "mysqlGtid") return { flavor: "mysql", uuid: b.uuid, gno: b.gno, anonymous: b.anonymous };
   if (b.kind === "mariadbGtid") return { flavor: "mariadb", domain: b.domain, serverId: e.header.serverId, seq: b.seq };
+  if (b.kind === "taggedGtid") {
+    const t = decodeTaggedGtidBody(b.encoded);
+    return { flavor: "mysql", uuid: t.uuid, gno: t.gno, anonymous: false, ...(t.tag ? { tag: t.tag } : {}) };
+  }
   return undefined;
 }
 
-/** `uuid:gno` or `domain-server-seq`; anonymous MySQL GTIDs have no text. */
+/** `uuid:gno`, `uuid:tag:gno` or `domain-server-seq`; anonymous MySQL GTIDs have no text. */
 export function formatTransactionGtid(g: TransactionGtid): string | undefined {
-  if (g.flavor === "mariadb") return `${g.domain}-${g.serverId}-${g.seq}`;
-  return g.anonymous || g.tagged ? undefined : `${g.uuid}:${g.gno}`;
+  if (g.flavor === "mariadb") return formatMariadbGtid(g);
+  return g.anonymous ? undefined : formatMysqlGtid(g);
 }
 
 interface OpenGroup {
@@ -160,7 +168,7 @@ export class TransactionBoundaryParser {
           endOffset: p.offset + p.size,
           firstEvent: index,
           eventCount: 1,
-          gtid: gtid ?? (p.event.header.type === EventType.GTID_TAGGED ? { flavor: "mysql", uuid: "", gno: 0n, anonymous: false, tagged: true } : undefined),
+          gtid,
           inBody: mariadb && !standalone,
           expectsStatement: !mariadb || standalone,
           mariadbFlags: flags,

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { gzipSync } from "node:zlib";
+import { crc32, gzipSync } from "node:zlib";
 import { PassThrough } from "node:stream";
 import { repoRoot, sharedDir } from "../../test-support/requirements.ts";
 import { inspect } from "./inspect.ts";
@@ -142,6 +142,25 @@ test("the command: encrypted binlogs, non-binlogs, empty and missing files are r
     assert.equal(r.status, 2, `${path}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.ok(r.stderr.includes(path), "the message names the file");
+  }
+});
+
+test("a PREVIOUS_GTIDS body that is damaged under a valid CRC stops the listing and --summary with status 2 at its offset", { skip }, async () => {
+  const bytes = Buffer.from(readFileSync(join(fixtures, "mysql", "binlog_transaction_previous_GTID_no_tag.000001")));
+  const events = (await inspectLines(join(fixtures, "mysql", "binlog_transaction_previous_GTID_no_tag.000001"))).lines;
+  const prev = events.find((l) => l.typeName === "PREVIOUS_GTIDS")!;
+  const at = prev.offset as number;
+  const size = prev.size as number;
+  bytes.writeUInt32LE(0x7fffffff, at + 19); // n_sids far beyond what the body holds
+  bytes.writeUInt32LE(crc32(bytes.subarray(at, at + size - 4)), at + size - 4);
+  const damaged = join(scratch, "bad-prev-gtids.000001");
+  writeFileSync(damaged, bytes);
+  for (const args of [["--summary"], []]) {
+    const r = await kingbus("inspect", ...args, damaged);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`bad-prev-gtids\\.000001: at byte ${at}: PREVIOUS_GTIDS event: malformed binary GTID set`));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    if (args.length === 0) assert.equal(r.stdout.split("\n").filter(Boolean).length, 1, "only the FDE before it is listed");
   }
 });
 

@@ -7,8 +7,10 @@ import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
 import type { Command } from "commander";
+import { KingbusError } from "../errors.ts";
 import { BinlogError } from "../binlog/errors.ts";
-import { readBinlogBatches } from "../binlog/reader.ts";
+import { eventTypeName } from "../binlog/event-type.ts";
+import { readBinlogBatches, type ReadEvent } from "../binlog/reader.ts";
 import { describeEvent } from "../binlog/describe.ts";
 import { BinlogSummary } from "../binlog/summary.ts";
 import { LineWriter } from "./line-writer.ts";
@@ -47,16 +49,21 @@ export interface InspectOptions {
 export async function inspect(path: string, options: InspectOptions, out: LineWriter, err: (line: string) => void): Promise<number> {
   const summary = new BinlogSummary();
   let status = 0;
+  let current: ReadEvent | undefined;
   try {
     for await (const batch of readBinlogBatches(await openBinlogFile(path))) {
       for (const e of batch) {
+        current = e;
         if (options.summary) summary.add(e);
         else await out.line(JSON.stringify(describeEvent(e)));
       }
     }
   } catch (e) {
     status = EXIT_BAD_INPUT;
+    // Typed errors are bad input, not a crash. The reader's carry their offset; a body that
+    // reads as an event but not as its content (a malformed GTID set) gets its event's offset.
     if (e instanceof BinlogError) err(`kingbus inspect: ${path}: ${e.message}`);
+    else if (e instanceof KingbusError && current) err(`kingbus inspect: ${path}: at byte ${current.offset}: ${eventTypeName(current.event.header.type)} event: ${e.message}`);
     else if (e instanceof Error && "code" in e && (e.code === "ENOENT" || e.code === "EACCES" || e.code === "EISDIR")) err(`kingbus inspect: ${path}: ${e.message}`);
     else if (e instanceof Error && "code" in e && String(e.code).startsWith("Z_")) err(`kingbus inspect: ${path}: not a valid gzip file: ${e.message}`);
     else throw e;
