@@ -10,7 +10,7 @@ BIN := node_modules/.bin
 TEST_DEBS := mariadb-server mariadb-client
 TEST_GLOBS := 'node/**/*.test.ts' 'operator/**/*.test.ts' 'e2e/**/*.test.ts' 'bench/**/*.test.ts'
 
-.PHONY: help deps debs typecheck lint unit test bench bench-codec clean
+.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,10 +35,20 @@ unit: deps ## run the tests only (no type check, no lint)
 
 test: deps debs typecheck lint unit ## everything CI runs: install, type check, lint, every test
 
+SEEDS ?= 1000
+sim: deps ## Raft cluster simulator over SEEDS seeds (SEED=n STEPS=1 replays one step by step)
+	$(NODE_RUN) node/src/raft/sim/cli.ts --seeds $(SEEDS) $(if $(SEED),--seed $(SEED)) $(if $(STEPS),--steps)
+
 bench-codec: deps ## binlog codec parse throughput against raw reads of the same bytes
 	$(NODE_RUN) bench/codec.bench.ts
 
-bench: bench-codec ## every benchmark
+bench-storage: deps ## segment log appends against raw write+fdatasync, open time, read latency
+	$(NODE_RUN) bench/storage.bench.ts
+
+bench-raft-core: deps ## in-process 3-node Raft cluster: commits/s and messages per commit
+	$(NODE_RUN) bench/raft-core.bench.ts
+
+bench: bench-codec bench-storage bench-raft-core ## every benchmark
 
 clean: ## remove installed packages and the project-local Node
 	rm -rf node_modules .tools .tmp

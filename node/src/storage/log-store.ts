@@ -73,6 +73,8 @@ interface PendingAppend {
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Offsets read at once from an uncached sidecar. */
+const OFFSET_WINDOW = 256;
 
 export class LogStore {
   readonly dir: string;
@@ -160,17 +162,17 @@ export class LogStore {
     let index = lo;
     while (index < hi) {
       const seg = this.segmentOf(index);
-      const offsets = this.offsetsOf(seg);
-      const end = Math.min(hi, seg.lastIndex + 1);
-      const start = offsets[index - seg.firstIndex]!;
-      const endOffset = (i: number): number => (i <= seg.lastIndex ? offsets[i - seg.firstIndex]! : seg.sizeBytes);
+      const { offsetOf, coveredUntil } = this.offsetsFor(seg, index, hi);
+      const end = Math.min(hi, seg.lastIndex + 1, coveredUntil);
+      const start = offsetOf(index);
+      const endOffset = (i: number): number => (i <= seg.lastIndex ? offsetOf(i) : seg.sizeBytes);
       // The byte budget spans the whole call; only its very first record may exceed it.
       let stop = index;
       while (stop < end && (endOffset(stop + 1) - start <= budget || out.length + stop - index === 0)) stop++;
       if (stop === index) break;
       const length = endOffset(stop) - start;
       const bytes = Buffer.allocUnsafe(length);
-      const got = readSync(this.readFd(seg), bytes, 0, length, start);
+      const got = readSync(this.readFd(seg.path), bytes, 0, length, start);
       if (got !== length) this.fail(new StorageError("STORAGE_CORRUPT", `read ${got} of ${length} bytes of records`, { file: seg.path, offset: start }));
       let at = 0;
       for (let i = index; i < stop; i++) {
@@ -498,7 +500,11 @@ export class LogStore {
   /** A sealed segment becomes the open one again: its sidecar goes first, so a crash rescans it. */
   private async unseal(seg: Segment): Promise<void> {
     const arrays = this.arraysOf(seg);
-    await unlink(join(this.dir, sidecarName(seg.firstIndex)));
+    const sidecar = join(this.dir, sidecarName(seg.firstIndex));
+    const fd = this.readFds.get(sidecar);
+    if (fd !== undefined) closeSync(fd);
+    this.readFds.delete(sidecar);
+    await unlink(sidecar);
     await fsyncDirectory(this.dir);
     this.arraysCache.delete(seg.firstIndex);
     seg.sealed = false;
@@ -542,9 +548,11 @@ export class LogStore {
       await this.writer.close();
       this.writer = undefined;
     }
-    const fd = this.readFds.get(seg.path);
-    if (fd !== undefined) closeSync(fd);
-    this.readFds.delete(seg.path);
+    for (const path of [seg.path, join(this.dir, sidecarName(seg.firstIndex))]) {
+      const fd = this.readFds.get(path);
+      if (fd !== undefined) closeSync(fd);
+      this.readFds.delete(path);
+    }
     this.arraysCache.delete(seg.firstIndex);
     await unlink(join(this.dir, sidecarName(seg.firstIndex))).catch(ignoreMissing);
     await unlink(seg.path).catch(ignoreMissing);
@@ -726,8 +734,26 @@ export class LogStore {
     return seg;
   }
 
-  private offsetsOf(seg: Segment): ArrayLike<number> {
-    return seg.sealed ? this.arraysOf(seg).offsets : seg.offsets!;
+  /**
+   * Record offsets for reading from `index`: from memory (open segment, cached sealed segment), or
+   * for an uncached sealed segment a window of at most OFFSET_WINDOW offsets read straight from its
+   * sidecar, so a random read costs two small reads instead of loading the segment's arrays.
+   */
+  private offsetsFor(seg: Segment, index: number, hi: number): { offsetOf: (i: number) => number; coveredUntil: number } {
+    const inMemory = seg.sealed ? this.arraysCache.get(seg.firstIndex)?.offsets : seg.offsets;
+    if (inMemory) return { offsetOf: (i) => inMemory[i - seg.firstIndex]!, coveredUntil: seg.lastIndex + 1 };
+    const from = index - seg.firstIndex;
+    const count = Math.min(OFFSET_WINDOW, hi - index, seg.lastIndex + 1 - index) + 1;
+    const available = Math.min(count, seg.lastIndex - seg.firstIndex + 1 - from);
+    const window = Buffer.allocUnsafe(available * 8);
+    const sidecar = join(this.dir, sidecarName(seg.firstIndex));
+    if (readSync(this.readFd(sidecar), window, 0, window.length, seg.arraysAt + 8 + from * 8) !== window.length) {
+      this.fail(new StorageError("STORAGE_CORRUPT", "sidecar offsets are cut short", { file: sidecar, offset: seg.arraysAt + 8 + from * 8 }));
+    }
+    return {
+      offsetOf: (i) => window.readUInt32LE((i - index) * 8) + window.readUInt32LE((i - index) * 8 + 4) * 2 ** 32,
+      coveredUntil: index + available - (available === count ? 1 : 0),
+    };
   }
 
   private binlogOf(seg: Segment, mayHold: (s: BinlogIndexSummary) => boolean): SegmentBinlogIndex | undefined {
@@ -759,11 +785,12 @@ export class LogStore {
     while (this.arraysCache.size > this.cacheLimit) this.arraysCache.delete(this.arraysCache.keys().next().value!);
   }
 
-  private readFd(seg: Segment): number {
-    let fd = this.readFds.get(seg.path);
+  /** Read descriptors of segments and sidecars, the 64 most recently opened kept open. */
+  private readFd(path: string): number {
+    let fd = this.readFds.get(path);
     if (fd === undefined) {
-      fd = openSync(seg.path, "r");
-      this.readFds.set(seg.path, fd);
+      fd = openSync(path, "r");
+      this.readFds.set(path, fd);
       if (this.readFds.size > 64) {
         const [oldPath, oldFd] = this.readFds.entries().next().value!;
         closeSync(oldFd);

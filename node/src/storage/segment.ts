@@ -99,7 +99,8 @@ export interface SidecarSummary {
 
 export interface SidecarArrays {
   offsets: Float64Array;
-  binlog: SegmentBinlogIndex;
+  /** Decoded on first use: a plain entry read needs only the offsets. */
+  readonly binlog: SegmentBinlogIndex;
 }
 
 class Writer {
@@ -204,6 +205,13 @@ export function decodeSidecarArrays(bytes: Buffer, arraysAt: number, count: numb
     throw new StorageError("STORAGE_CORRUPT", "sidecar arrays fail their length or CRC32 check", { file: path, offset: arraysAt });
   }
   const offsets = new Float64Array(count);
-  for (let i = 0; i < count; i++) offsets[i] = Number(body.readBigUInt64LE(i * 8));
-  return { offsets, binlog: SegmentBinlogIndex.decode(body.subarray(count * 8)) };
+  for (let i = 0; i < count; i++) offsets[i] = body.readUInt32LE(i * 8) + body.readUInt32LE(i * 8 + 4) * 2 ** 32;
+  let binlog: SegmentBinlogIndex | undefined;
+  return {
+    offsets,
+    get binlog(): SegmentBinlogIndex {
+      binlog ??= SegmentBinlogIndex.decode(body.subarray(count * 8));
+      return binlog;
+    },
+  };
 }
