@@ -6,6 +6,7 @@ import { LogStore } from "./log-store.ts";
 import { StorageError } from "./errors.ts";
 import { entries, entry, payloadOf, removeTempStoreDirs, tempStoreDir, binlogEntry, testExtractor } from "../../test-support/storage.ts";
 import { SEGMENT_HEADER_LENGTH } from "./segment.ts";
+import { MysqlGtidSet } from "../binlog/gtid-mysql.ts";
 
 after(removeTempStoreDirs);
 
@@ -282,4 +283,30 @@ test("retention purges whole sealed segments by size and by age, never past the 
   assert.equal(reopened.firstIndex(), ageFirst);
   assert.equal(reopened.purgedGtids().mariadb.toString(), `0-1-${ageFirst - 1}`);
   await reopened.close();
+});
+
+test("MySQL GTIDs (tagged too) are indexed, and compaction adds them to the purged MySQL GTID set", async () => {
+  const uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+  const other = "b9b88c66-0755-11f1-9899-4a9da94c4d71";
+  const extract = (e: { index: number }) => {
+    const i = e.index;
+    if (i % 10 === 0) return [{ gtid: { flavor: "mysql" as const, uuid, tag: "blue", gno: BigInt(i / 10) }, file: "binlog.000001", endPos: i * 50 }];
+    return [{ gtid: { flavor: "mysql" as const, uuid: i % 2 ? uuid : other, gno: BigInt(i) }, file: "binlog.000001", endPos: i * 50 }];
+  };
+  const dir = tempStoreDir();
+  let store = await LogStore.open(dir, { segmentBytes: 1500, extractBinlogInfo: extract });
+  for (let k = 1; k <= 100; k += 10) await store.append(entries(k, 10));
+  await store.close();
+  store = await LogStore.open(dir, { segmentBytes: 1500, extractBinlogInfo: extract });
+  assert.equal(store.lookupGtid({ flavor: "mysql", uuid, gno: 37n }), 37);
+  assert.equal(store.lookupGtid({ flavor: "mysql", uuid: other, gno: 38n }), 38);
+  assert.equal(store.lookupGtid({ flavor: "mysql", uuid, gno: 38n }), undefined);
+  assert.equal(store.lookupGtid({ flavor: "mysql", uuid, tag: "blue", gno: 7n }), 70);
+  assert.equal(store.earliestEntryWithSeqFrom({ flavor: "mysql", uuid: other, gno: 51n }), 52);
+  await store.compact(25);
+  const expected = MysqlGtidSet.fromGtids(Array.from({ length: 25 }, (_, k) => extract({ index: k + 1 })[0]!.gtid));
+  assert.equal(store.purgedGtids().mysql.toString(), expected.toString());
+  assert.match(expected.toString(), /:blue:1-2/, "tagged GTIDs are part of it");
+  assert.equal(store.lookupGtid({ flavor: "mysql", uuid, gno: 23n }), undefined, "purged GTIDs are not found");
+  await store.close();
 });
