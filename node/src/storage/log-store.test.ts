@@ -310,3 +310,24 @@ test("MySQL GTIDs (tagged too) are indexed, and compaction adds them to the purg
   assert.equal(store.lookupGtid({ flavor: "mysql", uuid, gno: 23n }), undefined, "purged GTIDs are not found");
   await store.close();
 });
+
+test("the last membership-change entry is known without a scan, through seal, reopen, truncation and compaction", async () => {
+  const dir = tempStoreDir();
+  const conf = (i: number) => ({ ...entry(i), type: 1 as const });
+  let store = await LogStore.open(dir, { segmentBytes: 1024 });
+  assert.equal(store.lastConfChangeIndex(), 0);
+  await store.append([...entries(1, 4), conf(5), ...entries(6, 20), conf(26), ...entries(27, 10)]);
+  assert.equal(store.lastConfChangeIndex(), 26);
+  await store.close();
+  store = await LogStore.open(dir, { segmentBytes: 1024 });
+  assert.equal(store.lastConfChangeIndex(), 26, "from the sidecar summaries after a reopen");
+  await store.truncateSuffix(20);
+  assert.equal(store.lastConfChangeIndex(), 5, "a truncated membership change is forgotten");
+  await store.append([...entries(20, 10)]);
+  await store.close();
+  store = await LogStore.open(dir, { segmentBytes: 1024 });
+  assert.equal(store.lastConfChangeIndex(), 5);
+  await store.compact(10);
+  assert.equal(store.lastConfChangeIndex(), 0, "a compacted membership change lives in the snapshot");
+  await store.close();
+});

@@ -10,7 +10,7 @@
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import type { ConfState, Entry, HardState, SnapshotMetadata } from "../raft/types.ts";
+import { EntryType, type ConfState, type Entry, type HardState, type SnapshotMetadata } from "../raft/types.ts";
 import { MysqlGtidSet } from "../binlog/gtid-mysql.ts";
 import { MariadbGtidState } from "../binlog/gtid-mariadb.ts";
 import { fsyncDirectory } from "./atomic-file.ts";
@@ -58,6 +58,8 @@ interface Segment {
   sealed: boolean;
   sealedMs: number;
   termRuns: TermRun[];
+  /** Indexes of membership-change entries in this segment. */
+  confChanges: number[];
   /** Open segment: record offsets and binlog keys in memory. Sealed: loaded on demand. */
   offsets: number[] | undefined;
   binlog: SegmentBinlogIndex | undefined;
@@ -123,6 +125,18 @@ export class LogStore {
 
   lastIndex(): number {
     return this.last;
+  }
+
+  /** The index of the last membership-change entry still in the log, 0 when there is none. */
+  lastConfChangeIndex(): number {
+    for (let k = this.segments.length - 1; k >= 0; k--) {
+      const seg = this.segments[k]!;
+      for (let j = seg.confChanges.length - 1; j >= 0; j--) {
+        const i = seg.confChanges[j]!;
+        if (i <= this.last && i > this.compaction.compactedThrough) return i;
+      }
+    }
+    return 0;
   }
 
   hardState(): HardState {
@@ -403,6 +417,7 @@ export class LogStore {
     entries.forEach((e, k) => {
       seg.offsets!.push(starts[k]!);
       extendTermRuns(seg.termRuns, e.index, e.term);
+      if (e.type === EntryType.ConfChange) seg.confChanges.push(e.index);
       if (this.extract) seg.binlog!.add(e.index, this.extract(e));
     });
     seg.lastIndex = entries.at(-1)!.index;
@@ -444,7 +459,7 @@ export class LogStore {
       if (isNoSpace(e)) throw new StorageError("STORAGE_NO_SPACE", "no space for a new segment", { file: path, cause: e });
       throw e;
     }
-    const seg: Segment = { firstIndex, lastIndex: firstIndex - 1, path, sizeBytes: SEGMENT_HEADER_LENGTH, sealed: false, sealedMs: 0, termRuns: [], offsets: [], binlog: new SegmentBinlogIndex(), summary: undefined, arraysAt: 0 };
+    const seg: Segment = { firstIndex, lastIndex: firstIndex - 1, path, sizeBytes: SEGMENT_HEADER_LENGTH, sealed: false, sealedMs: 0, termRuns: [], confChanges: [], offsets: [], binlog: new SegmentBinlogIndex(), summary: undefined, arraysAt: 0 };
     this.segments.push(seg);
     return seg;
   }
@@ -456,7 +471,7 @@ export class LogStore {
     const binlog = seg.binlog!;
     const offsets = Float64Array.from(seg.offsets!);
     const count = seg.lastIndex - seg.firstIndex + 1;
-    const summary = { firstIndex: seg.firstIndex, count, segmentBytes: seg.sizeBytes, sealedMs, termRuns: seg.termRuns, binlog: binlog.summary() };
+    const summary = { firstIndex: seg.firstIndex, count, segmentBytes: seg.sizeBytes, sealedMs, termRuns: seg.termRuns, confChanges: seg.confChanges, binlog: binlog.summary() };
     const sidecar = encodeSidecar(summary, { offsets, binlog });
     await writeAtomicBytes(this.dir, sidecarName(seg.firstIndex), sidecar);
     await this.writer?.close();
@@ -489,6 +504,7 @@ export class LogStore {
       await this.sync(seg);
       seg.offsets!.length = from - seg.firstIndex;
       truncateTermRuns(seg.termRuns, from);
+      seg.confChanges = seg.confChanges.filter((i) => i < from);
       seg.binlog!.truncateFrom(from);
       seg.lastIndex = from - 1;
       seg.sizeBytes = cut;
@@ -618,7 +634,7 @@ export class LogStore {
           throw new StorageError("STORAGE_CORRUPT", `sealed segment holds ${size} bytes, its sidecar says ${summary.segmentBytes}`, { file: path, offset: Math.min(size, summary.segmentBytes) });
         }
         if (first + summary.count - 1 !== expectedLast) throw gapAfter(path, first + summary.count - 1, expectedLast + 1);
-        return { firstIndex: first, lastIndex: expectedLast, path, sizeBytes: size, sealed: true, sealedMs: summary.sealedMs, termRuns: summary.termRuns, offsets: undefined, binlog: undefined, summary: summary.binlog, arraysAt };
+        return { firstIndex: first, lastIndex: expectedLast, path, sizeBytes: size, sealed: true, sealedMs: summary.sealedMs, termRuns: summary.termRuns, confChanges: summary.confChanges, offsets: undefined, binlog: undefined, summary: summary.binlog, arraysAt };
       } catch (e) {
         // A sidecar is derived data: a damaged one is rebuilt from its segment below.
         if (!(e instanceof StorageError) || !e.message.includes("sidecar")) throw e;
@@ -628,7 +644,7 @@ export class LogStore {
     // every one of which must be whole, since later segments exist.
     const seg = this.scanSegment(first, false);
     if (seg.lastIndex !== expectedLast) throw gapAfter(path, seg.lastIndex, expectedLast + 1);
-    const summary = { firstIndex: first, count: seg.lastIndex - first + 1, segmentBytes: seg.sizeBytes, sealedMs: this.now(), termRuns: seg.termRuns, binlog: seg.binlog!.summary() };
+    const summary = { firstIndex: first, count: seg.lastIndex - first + 1, segmentBytes: seg.sizeBytes, sealedMs: this.now(), termRuns: seg.termRuns, confChanges: seg.confChanges, binlog: seg.binlog!.summary() };
     const sidecar = encodeSidecar(summary, { offsets: Float64Array.from(seg.offsets!), binlog: seg.binlog! });
     writeSyncAtomic(this.dir, sidecarName(first), sidecar);
     return { ...seg, sealed: true, sealedMs: summary.sealedMs, summary: summary.binlog, arraysAt: decodeSidecarSummary(sidecar, path).arraysAt, offsets: undefined, binlog: undefined };
@@ -674,7 +690,7 @@ export class LogStore {
     const path = join(this.dir, segmentName(first));
     const bytes = readFileSync(path);
     checkSegmentHeader(bytes, path, first);
-    const seg: Segment = { firstIndex: first, lastIndex: first - 1, path, sizeBytes: SEGMENT_HEADER_LENGTH, sealed: false, sealedMs: 0, termRuns: [], offsets: [], binlog: new SegmentBinlogIndex(), summary: undefined, arraysAt: 0 };
+    const seg: Segment = { firstIndex: first, lastIndex: first - 1, path, sizeBytes: SEGMENT_HEADER_LENGTH, sealed: false, sealedMs: 0, termRuns: [], confChanges: [], offsets: [], binlog: new SegmentBinlogIndex(), summary: undefined, arraysAt: 0 };
     let at = SEGMENT_HEADER_LENGTH;
     while (at < bytes.length) {
       const r = decodeRecord(bytes, at);
@@ -691,6 +707,7 @@ export class LogStore {
       }
       seg.offsets!.push(at);
       extendTermRuns(seg.termRuns, r.entry.index, r.entry.term);
+      if (r.entry.type === EntryType.ConfChange) seg.confChanges.push(r.entry.index);
       if (this.extract) seg.binlog!.add(r.entry.index, this.extract({ ...r.entry, data: Buffer.from(r.entry.data) }));
       seg.lastIndex = r.entry.index;
       at = r.end;

@@ -10,7 +10,8 @@
  *   "KBSX" | u16 version | u16 reserved | u32 summary_length | u32 summary_crc | summary
  *   | u32 arrays_length | u32 arrays_crc | arrays
  * summary: u64 first_index | u32 count | u64 segment_bytes | u64 sealed_ms
- *          | u32 n_term_runs | (u64 term, u64 first_index)*   | binlog key summaries
+ *          | u32 n_term_runs | (u64 term, u64 first_index)*
+ *          | u32 n_conf_changes | u64 index*                    | binlog key summaries
  * arrays:  u64 record_offset[count] | binlog key arrays (binlog-index.ts)
  */
 import { crc32 } from "node:zlib";
@@ -94,6 +95,8 @@ export interface SidecarSummary {
   segmentBytes: number;
   sealedMs: number;
   termRuns: TermRun[];
+  /** Indexes of the membership-change records (rare), so the membership is known without a scan. */
+  confChanges: number[];
   binlog: BinlogIndexSummary;
 }
 
@@ -136,6 +139,8 @@ function encodeKeySummaries(w: Writer, m: Map<string, KeySummary>): void {
 export function encodeSidecar(summary: SidecarSummary, arrays: SidecarArrays): Buffer {
   const s = new Writer().u64(summary.firstIndex).u32(summary.count).u64(summary.segmentBytes).u64(summary.sealedMs).u32(summary.termRuns.length);
   for (const r of summary.termRuns) s.u64(r.term).u64(r.firstIndex);
+  s.u32(summary.confChanges.length);
+  for (const i of summary.confChanges) s.u64(i);
   encodeKeySummaries(s, summary.binlog.sources);
   encodeKeySummaries(s, summary.binlog.files);
   const summaryBytes = s.done();
@@ -192,9 +197,11 @@ export function decodeSidecarSummary(bytes: Buffer, path: string): { summary: Si
   const sealedMs = Number(u64());
   const termRuns: TermRun[] = [];
   for (let i = u32(); i > 0; i--) termRuns.push({ term: Number(u64()), firstIndex: Number(u64()) });
+  const confChanges: number[] = [];
+  for (let i = u32(); i > 0; i--) confChanges.push(Number(u64()));
   const sources = keySummaries();
   const files = keySummaries();
-  return { summary: { firstIndex, count, segmentBytes, sealedMs, termRuns, binlog: { sources, files } }, arraysAt: end };
+  return { summary: { firstIndex, count, segmentBytes, sealedMs, termRuns, confChanges, binlog: { sources, files } }, arraysAt: end };
 }
 
 export function decodeSidecarArrays(bytes: Buffer, arraysAt: number, count: number, path: string): SidecarArrays {
