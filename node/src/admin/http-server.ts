@@ -33,7 +33,14 @@ export interface AdminHttpServerOptions {
   readonly forwardTimeoutMs?: number;
   /** Default 1 MiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Routes the node adds beside the original API (such as the test-only write API, mounted only
+   * when its flag is on): same token check and envelope; the handler's value is the `data`.
+   */
+  readonly extraRoutes?: Readonly<Record<string, Partial<Record<Method, ExtraRoute>>>>;
 }
+
+export type ExtraRoute = (request: { query: URLSearchParams; body: Buffer }) => unknown;
 
 const DEFAULT_FORWARD_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -91,6 +98,7 @@ export class AdminHttpServer {
   readonly #nodeName: string;
   readonly #forwardTimeoutMs: number;
   readonly #maxBodyBytes: number;
+  readonly #extraRoutes: AdminHttpServerOptions["extraRoutes"];
   readonly #queues = new Map<RouteGroup, SerialQueue>();
   /**
    * Passwords this server handed to the backend. A later error on any call (a stop, a status)
@@ -106,6 +114,7 @@ export class AdminHttpServer {
     this.#nodeName = options.nodeName ?? "kingbus";
     this.#forwardTimeoutMs = options.forwardTimeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS;
     this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.#extraRoutes = options.extraRoutes;
     this.server = http.createServer((req, res) => void this.#dispatch(req, res));
   }
 
@@ -155,6 +164,18 @@ export class AdminHttpServer {
       if (this.#auth !== undefined && !this.#auth.allows(req.headers)) {
         req.resume();
         throw new AdminError("ADMIN_UNAUTHORIZED", "kingbus: unauthorized (this API needs Authorization: Bearer <token>)");
+      }
+      const extra = this.#extraRoutes !== undefined && Object.hasOwn(this.#extraRoutes, path) ? this.#extraRoutes[path] : undefined;
+      if (extra !== undefined) {
+        const handler = Object.hasOwn(extra, method) ? extra[method as Method] : undefined;
+        if (handler === undefined) {
+          req.resume();
+          res.setHeader("allow", allowHeader(Object.keys(extra)));
+          throw new AdminError("ADMIN_METHOD_NOT_ALLOWED", `kingbus: method ${method} is not allowed on ${path} (allowed: ${allowHeader(Object.keys(extra))})`);
+        }
+        const data = await handler({ query: requested.searchParams, body: await readBody(req, this.#maxBodyBytes) });
+        sendEnvelope(res, 200, SUCCESS, data);
+        return;
       }
       const methods = Object.hasOwn(ADMIN_ROUTES, path) ? ADMIN_ROUTES[path] : undefined;
       if (methods === undefined) {

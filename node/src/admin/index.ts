@@ -18,7 +18,7 @@ export type {
 export { ADMIN_ERROR_STATUS, AdminError, type AdminErrorCode } from "./errors.ts";
 export { ERROR_CODE_HEADER } from "./envelope.ts";
 export { FORWARD_GUARD_HEADER } from "./forward.ts";
-export { AdminHttpServer, type AdminHttpServerOptions } from "./http-server.ts";
+export { AdminHttpServer, type AdminHttpServerOptions, type ExtraRoute } from "./http-server.ts";
 export { encodeJson, parseJsonExact } from "./json.ts";
 export { createAdminLogger, REDACT_PATHS, type AdminLoggerOptions } from "./logger.ts";
 export { createNodeMetrics, METRIC_PREFIX, NODE_METRIC_NAMES, type NodeMetrics, type NodeMetricsOptions, type ReplicationDirection } from "./metrics.ts";
