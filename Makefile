@@ -7,10 +7,10 @@ NODE := $(shell ./scripts/project-node.sh)
 NODE_RUN := $(NODE) --disable-warning=ExperimentalWarning
 BIN := node_modules/.bin
 # Debian packages the tests drive for real.
-TEST_DEBS := mariadb-server mariadb-client
+TEST_DEBS := mariadb-server mariadb-client openssl
 TEST_GLOBS := 'node/**/*.test.ts' 'operator/**/*.test.ts' 'e2e/**/*.test.ts' 'bench/**/*.test.ts'
 
-.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core clean
+.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core bench-transport clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,7 +48,10 @@ bench-storage: deps ## segment log appends against raw write+fdatasync, open tim
 bench-raft-core: deps ## in-process 3-node Raft cluster: commits/s and messages per commit
 	$(NODE_RUN) bench/raft-core.bench.ts
 
-bench: bench-codec bench-storage bench-raft-core ## every benchmark
+bench-transport: deps ## peer transport on loopback against a raw TCP socket
+	$(NODE_RUN) bench/transport.bench.ts
+
+bench: bench-codec bench-storage bench-raft-core bench-transport ## every benchmark
 
 clean: ## remove installed packages and the project-local Node
 	rm -rf node_modules .tools .tmp
