@@ -3,6 +3,7 @@
  */
 import { Command } from "commander";
 import { registerInspect } from "./inspect.ts";
+import { registerNode } from "./node.ts";
 
 const program = new Command("kingbus")
   .description("Raft-replicated MySQL/MariaDB binlog server")
@@ -10,5 +11,6 @@ const program = new Command("kingbus")
   .showHelpAfterError();
 
 registerInspect(program);
+registerNode(program);
 
 await program.parseAsync(process.argv);
