@@ -4,7 +4,7 @@
  * stop(), and on process exit.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,6 +52,8 @@ export interface DebugStatus {
   applied: number;
   firstIndex: number;
   lastIndex: number;
+  voters: number[];
+  learners: number[];
 }
 
 export class KingbusCluster {
@@ -86,6 +88,26 @@ export class KingbusCluster {
     const cluster = new KingbusCluster(root, nodes);
     for (const n of nodes) cluster.start(n.id);
     return cluster;
+  }
+
+  /** A new node, not in the initial cluster, that joins through `via`'s admin API. */
+  async addJoiner(id: number, via: number): Promise<NodeProcess> {
+    const n: NodeProcess = { id, name: `kingbus_${id}`, peerPort: await freePort(), httpPort: await freePort(), dataDir: join(this.root, `node-${id}`), configFile: join(this.root, `node-${id}.json`), child: undefined, stderr: [] };
+    const model = JSON.parse(readFileSync(this.nodes[0]!.configFile, "utf8")) as Record<string, unknown>;
+    const config = {
+      ...model,
+      id,
+      name: n.name,
+      dataDir: n.dataDir,
+      listen: { peer: `127.0.0.1:${n.peerPort}`, http: `127.0.0.1:${n.httpPort}` },
+      advertise: { peerUrl: `http://127.0.0.1:${n.peerPort}`, adminUrl: `http://127.0.0.1:${n.httpPort}` },
+      initialCluster: undefined,
+      join: `http://127.0.0.1:${this.node(via).httpPort}`,
+    };
+    writeFileSync(n.configFile, JSON.stringify(config, null, 2));
+    this.nodes.push(n);
+    this.start(id);
+    return n;
   }
 
   node(id: number): NodeProcess {

@@ -51,3 +51,61 @@ for (const size of [3, 5]) {
     process.stderr.write(`# ${size} nodes: failover ${failoverMs} ms\n`);
   });
 }
+
+test("members join as learners, are promoted once caught up, and are removed, while writes continue", { timeout: 120_000 }, async () => {
+  const c = await KingbusCluster.create(3);
+  clusters.push(c);
+  const leader = await c.waitForLeader(15_000);
+  let writing = true;
+  let last = 0;
+  let writeErrors = 0;
+  const writer = (async () => {
+    let target = leader;
+    for (let i = 0; writing; i++) {
+      try {
+        last = (await c.write(target, `w-${i}`)).index;
+      } catch {
+        writeErrors++;
+        target = await c.waitForLeader(10_000).catch(() => target);
+      }
+    }
+  })();
+  const progressed = async (since: number, phase: string): Promise<number> => {
+    const deadline = Date.now() + 10_000;
+    while (last <= since) {
+      if (Date.now() > deadline) throw new Error(`no write committed during ${phase}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return last;
+  };
+  try {
+    const atJoin = await progressed(0, "the start");
+    await c.addJoiner(4, leader === 1 ? 2 : 1);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const s = await c.status(leader);
+      if (s?.voters.includes(4)) break;
+      if (Date.now() > deadline) throw new Error(`node 4 not promoted: ${JSON.stringify(s)}\n${c.node(4).stderr.join("")}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const atPromotion = await progressed(atJoin, "the join");
+    const members = await c.call<Array<{ name: string }>>(leader, "GET", "/cluster");
+    assert.deepEqual(members.data.map((m) => m.name).sort(), ["kingbus_1", "kingbus_2", "kingbus_3", "kingbus_4"]);
+
+    const victim = [1, 2, 3].find((id) => id !== leader)!;
+    const removed = await c.call<Array<{ name: string }>>(4, "DELETE", "/members", JSON.stringify({ name: `kingbus_${victim}` }));
+    assert.equal(removed.status, 200, removed.message);
+    assert.ok(!removed.data.some((m) => m.name === `kingbus_${victim}`), "the answer lists the members without it");
+    const s = await c.status(leader);
+    assert.ok(s && !s.voters.includes(victim) && s.voters.length === 3, `membership after removal: ${JSON.stringify(s)}`);
+    // A removed member is stopped by whoever removed it (the operator); it must not matter to the rest.
+    await c.kill(victim);
+    await progressed(atPromotion, "the removal");
+  } finally {
+    writing = false;
+    await writer;
+  }
+  const voters = (await c.status(await c.waitForLeader(10_000)))!.voters;
+  await assertSameLog(c, voters, last);
+  assert.ok(writeErrors < 50, `few writes had to be retried (${writeErrors})`);
+});

@@ -9,12 +9,13 @@ import { join } from "node:path";
 import { pino, type Logger } from "pino";
 import { AdminError, AdminHttpServer, createAdminLogger, createNodeMetrics, type AdminBackend, type ClusterMember, type ExtraRoute, type NodeMetrics } from "../admin/index.ts";
 import type { NodeConfig } from "../config/index.ts";
-import { RawNode, Role, SeededRandom, ProposalDroppedError } from "../raft/index.ts";
+import { ConfChangeType, ProposalDroppedError, RawNode, Role, SeededRandom, decodeConfChange } from "../raft/index.ts";
 import { LogStore } from "../storage/log-store.ts";
 import { PeerTransport } from "../transport/peer-transport.ts";
 import { RaftLogStorage } from "./raft-storage.ts";
 import { RaftLoop } from "./raft-loop.ts";
-import type { Entry } from "../raft/types.ts";
+import { EntryType, type ConfState, type Entry } from "../raft/types.ts";
+import { MemberDirectory, decodeMemberContext, encodeMemberContext, idForName, type MemberInfo } from "./members.ts";
 
 export interface RunningUrls {
   peer: string;
@@ -30,16 +31,23 @@ export class KingbusNode {
   private readonly http: AdminHttpServer;
   private readonly log: Logger;
   private readonly startupCommit: number;
+  private readonly directory: MemberDirectory;
+  private conf: ConfState;
+  private promoter: NodeJS.Timeout | undefined;
+  /** Transport peers added so far. */
+  private readonly peers = new Set<number>();
   private lead = 0;
   urls: RunningUrls = { peer: "", http: "" };
 
-  private constructor(config: NodeConfig, store: LogStore, log: Logger) {
+  private constructor(config: NodeConfig, store: LogStore, directory: MemberDirectory, log: Logger) {
     this.config = config;
     this.store = store;
+    this.directory = directory;
     this.log = log;
     this.startupCommit = store.hardState().commit;
     const voters = (config.initialCluster ?? []).map((m) => m.id);
     const storage = new RaftLogStorage(store, { voters, learners: [] });
+    this.conf = storage.snapshot().conf;
     // The node is the I/O shell: its election jitter may come from the operating system.
     const node = new RawNode({ id: config.id, storage, random: new SeededRandom(randomInt(2 ** 31)), electionTicks: config.raft.electionTicks, heartbeatTicks: config.raft.heartbeatTicks });
     this.metrics = createNodeMetrics();
@@ -61,6 +69,10 @@ export class KingbusNode {
       this.metrics.raftTerm.set(this.loop.node.status().term);
       this.log.info({ lead, role, term: this.loop.node.status().term }, "raft role");
     });
+    this.loop.on("conf", (conf) => {
+      this.conf = conf;
+      this.syncPeers();
+    });
     this.loop.on("fatal", (e) => {
       this.log.fatal({ err: e instanceof Error ? e.message : String(e) }, "storage failed: the node stops");
       process.exitCode = 1;
@@ -78,17 +90,21 @@ export class KingbusNode {
 
   static async start(config: NodeConfig, log: Logger = createAdminLogger({ level: config.logLevel, destination: pino.destination(2) })): Promise<KingbusNode> {
     const store = await LogStore.open(join(config.dataDir, "log"), { segmentBytes: config.storage.segmentBytes });
-    const node = new KingbusNode(config, store, log);
+    const directory = await MemberDirectory.load(config.dataDir, config.initialCluster ?? []);
+    const node = new KingbusNode(config, store, directory, log);
     node.urls.peer = await node.transport.start();
-    for (const m of config.initialCluster ?? []) if (m.id !== config.id) node.transport.addPeer(m.id, m.peerUrl);
+    node.syncPeers();
     const http = await node.http.listen(config.listen.http.port, config.listen.http.host);
     node.urls.http = http.url;
     node.loop.start();
+    node.promoter = setInterval(() => void node.promoteCaughtUpLearners(), Math.max(100, config.raft.tickMs * 2));
+    if (config.join !== undefined && store.lastIndex() === 0 && store.hardState().term === 0) await node.join(config.join);
     log.info({ id: config.id, peer: node.urls.peer, http: node.urls.http }, "kingbus node started");
     return node;
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.promoter);
     await this.loop.stop();
     await this.http.close();
     await this.transport.close();
@@ -96,16 +112,139 @@ export class KingbusNode {
   }
 
   private async apply(entries: readonly Entry[]): Promise<void> {
-    // The binlog state machine (GTID sets, indexes) comes with the syncer; for now applying means
-    // the entries are committed and durable, which the store already guarantees.
+    // The binlog state machine (GTID sets, indexes) comes with the syncer; membership is what this
+    // node applies today: who the members are and where they live.
+    for (const e of entries) {
+      if (e.type !== EntryType.ConfChange) continue;
+      const { change, after } = decodeConfChange(e.data);
+      this.conf = after;
+      if (change.type === ConfChangeType.AddLearner) {
+        const info = decodeMemberContext(change.nodeId, change.context);
+        if (info) await this.directory.set(info);
+      } else if (change.type === ConfChangeType.RemoveNode) {
+        await this.directory.remove(change.nodeId);
+      }
+      this.syncPeers();
+    }
     const status = this.loop.node.status();
     this.metrics.raftAppliedIndex.set(entries.at(-1)!.index);
     this.metrics.raftCommitIndex.set(status.commit);
     this.metrics.raftTerm.set(status.term);
   }
 
+  /** Transport peers follow the membership in force: every other member whose address is known. */
+  private syncPeers(): void {
+    const wanted = new Set([...this.conf.voters, ...this.conf.learners].filter((id) => id !== this.config.id));
+    for (const m of this.directory.all()) {
+      if (m.id === this.config.id) continue;
+      if (wanted.has(m.id) || this.conf.voters.length === 0) this.addPeer(m);
+    }
+    for (const id of this.peers) if (!wanted.has(id) && this.conf.voters.length > 0) {
+      this.transport.removePeer(id);
+      this.peers.delete(id);
+    }
+  }
+
+  private addPeer(m: MemberInfo): void {
+    if (this.peers.has(m.id)) return;
+    this.transport.addPeer(m.id, m.peerUrl);
+    this.peers.add(m.id);
+  }
+
   private members(): ClusterMember[] {
-    return (this.config.initialCluster ?? []).map((m) => ({ id: BigInt(m.id), name: m.name, peerUrls: [m.peerUrl], adminUrls: [m.adminUrl], isLeader: m.id === this.lead }));
+    const inForce = new Set([...this.conf.voters, ...this.conf.learners]);
+    return this.directory
+      .all()
+      .filter((m) => inForce.has(m.id))
+      .map((m) => ({ id: BigInt(m.id), name: m.name, peerUrls: [m.peerUrl], adminUrls: m.adminUrl ? [m.adminUrl] : [], isLeader: m.id === this.lead }));
+  }
+
+  private requireLeader(): number {
+    if (!this.loop.isLeader()) throw new AdminError("NOT_LEADER", `kingbus: node ${this.config.id} is not the leader (leader: ${this.lead || "unknown"})`);
+    return this.loop.node.status().term;
+  }
+
+  private async changeMembership(run: () => Promise<unknown>): Promise<void> {
+    try {
+      await run();
+    } catch (e) {
+      if (e instanceof ProposalDroppedError) throw new AdminError(e.code === "RAFT_CONF_CHANGE_PENDING" ? "ALREADY_RUNNING" : "NOT_LEADER", `kingbus: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** Adds a learner; the leader promotes it once it has caught up. */
+  private async addMember(request: { id?: bigint; name: string; peerUrl: string; adminUrl?: string }): Promise<ClusterMember[]> {
+    const term = this.requireLeader();
+    const id = request.id === undefined ? idForName(request.name) : Number(request.id);
+    if (!Number.isSafeInteger(id) || id <= 0) throw new AdminError("ADMIN_BAD_REQUEST", `kingbus: member id ${request.id} is not a positive integer below 2^53`);
+    const inForce = new Set([...this.conf.voters, ...this.conf.learners]);
+    for (const m of this.directory.all()) {
+      if (!inForce.has(m.id)) continue;
+      if (m.id === id || m.name === request.name) throw new AdminError("MEMBER_EXISTS", `kingbus: member ${request.name} (id ${id}) already exists`);
+      if (m.peerUrl === request.peerUrl) throw new AdminError("PEER_URL_EXISTS", `kingbus: peer URL ${request.peerUrl} belongs to ${m.name}`);
+    }
+    const info: MemberInfo = { id, name: request.name, peerUrl: request.peerUrl, adminUrl: request.adminUrl ?? "" };
+    // The leader must reach the learner before the change commits: it is the one replicating to it.
+    this.addPeer(info);
+    await this.changeMembership(() => this.loop.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: id, context: encodeMemberContext(info) }, term));
+    return this.members();
+  }
+
+  private async removeMember(request: { name: string; peerUrl?: string }): Promise<ClusterMember[]> {
+    const term = this.requireLeader();
+    const m = this.directory.byName(request.name);
+    if (!m || ![...this.conf.voters, ...this.conf.learners].includes(m.id)) throw new AdminError("MEMBER_NOT_FOUND", `kingbus: no member named ${request.name}`);
+    if (request.peerUrl !== undefined && request.peerUrl !== m.peerUrl) throw new AdminError("MEMBER_MISMATCH", `kingbus: member ${request.name} has peer URL ${m.peerUrl}, not ${request.peerUrl}`);
+    await this.changeMembership(() => this.loop.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: m.id }, term));
+    return this.members();
+  }
+
+  /** On the leader: a learner whose log has caught up with the commit index becomes a voter. */
+  private async promoteCaughtUpLearners(): Promise<void> {
+    if (!this.loop.isLeader() || this.conf.learners.length === 0) return;
+    const status = this.loop.node.status();
+    const progress = this.loop.node.progress();
+    for (const id of this.conf.learners) {
+      const match = progress?.get(id)?.match ?? 0;
+      if (match + 16 < status.commit) continue;
+      try {
+        await this.loop.proposeConfChange({ type: ConfChangeType.PromoteLearner, nodeId: id }, status.term);
+        this.log.info({ id }, "learner promoted");
+      } catch (e) {
+        // Another change pending, or leadership lost: the next round tries again.
+        this.log.debug({ id, err: e instanceof Error ? e.message : String(e) }, "promotion deferred");
+      }
+      return;
+    }
+  }
+
+  /** A new node asks a running cluster (through any member's admin URL) to add it as a learner. */
+  private async join(url: string): Promise<void> {
+    const self: MemberInfo = { id: this.config.id, name: this.config.name, peerUrl: this.config.advertise.peerUrl, adminUrl: this.config.advertise.adminUrl };
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    const token = this.config.adminToken?.reveal();
+    if (token) headers.authorization = `Bearer ${token}`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const cluster = (await (await fetch(new URL("/cluster", url), { headers, signal: AbortSignal.timeout(5000) })).json()) as { data: Array<{ Id: string; name: string; peerURLs: string[]; adminURLs?: string[] }> };
+        for (const m of cluster.data) {
+          const id = Number(BigInt(`0x${m.Id}`));
+          if (id !== this.config.id) await this.directory.set({ id, name: m.name, peerUrl: m.peerURLs[0]!, adminUrl: m.adminURLs?.[0] ?? "" });
+        }
+        this.syncPeers();
+        const body = `{"id":${self.id},"name":${JSON.stringify(self.name)},"peer_url":${JSON.stringify(self.peerUrl)},"admin_url":${JSON.stringify(self.adminUrl)}}`;
+        const res = await fetch(new URL("/members", url), { method: "POST", headers, body, signal: AbortSignal.timeout(30_000) });
+        if (res.ok || res.status === 409) {
+          this.log.info({ via: url }, "joined the cluster as a learner");
+          return;
+        }
+        throw new Error(`POST /members answered ${res.status}: ${await res.text()}`);
+      } catch (e) {
+        if (attempt >= 30) throw new AdminError("UNAVAILABLE", `kingbus: could not join through ${url}: ${e instanceof Error ? e.message : String(e)}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 
   private backend(): AdminBackend {
@@ -114,9 +253,9 @@ export class KingbusNode {
     };
     return {
       members: () => this.members(),
-      addMember: () => unavailable("changing membership through the API"),
-      removeMember: () => unavailable("changing membership through the API"),
-      updateMember: () => unavailable("changing membership through the API"),
+      addMember: (request) => this.addMember(request),
+      removeMember: (request) => this.removeMember(request),
+      updateMember: () => unavailable("changing a member's peer URL"),
       startSyncer: () => unavailable("the binlog syncer"),
       stopSyncer: () => unavailable("the binlog syncer"),
       syncerStatus: () => unavailable("the binlog syncer"),
@@ -124,11 +263,11 @@ export class KingbusNode {
       stopServer: () => unavailable("the binlog server"),
       serverStatus: () => unavailable("the binlog server"),
       leadership: () => {
-        const leader = (this.config.initialCluster ?? []).find((m) => m.id === this.lead);
+        const leader = this.directory.get(this.lead);
         return { isLeader: this.loop.isLeader(), leaderId: this.lead ? BigInt(this.lead) : undefined, leaderAdminUrl: leader?.adminUrl };
       },
       readiness: () => ({
-        isMember: (this.config.initialCluster ?? []).some((m) => m.id === this.config.id),
+        isMember: this.conf.voters.includes(this.config.id) || this.conf.learners.includes(this.config.id),
         leaderId: this.lead ? BigInt(this.lead) : undefined,
         appliedIndex: this.loop.applied,
         startupCommitIndex: this.startupCommit,
@@ -153,7 +292,7 @@ export class KingbusNode {
       "/debug/status": {
         GET: () => {
           const s = this.loop.node.status();
-          return { id: s.id, term: s.term, lead: s.lead, role: s.role, commit: s.commit, applied: this.loop.applied, firstIndex: this.store.firstIndex(), lastIndex: this.store.lastIndex() };
+          return { id: s.id, term: s.term, lead: s.lead, role: s.role, commit: s.commit, applied: this.loop.applied, firstIndex: this.store.firstIndex(), lastIndex: this.store.lastIndex(), voters: this.conf.voters, learners: this.conf.learners };
         },
       },
       "/debug/entries": {

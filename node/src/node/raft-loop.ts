@@ -11,7 +11,7 @@
  * followers write while the leader writes; a follower's acknowledgements leave after its fsync.
  */
 import { EventEmitter } from "node:events";
-import { ProposalDroppedError, RaftError, Role, type Message, type RawNode, type Ready } from "../raft/index.ts";
+import { ProposalDroppedError, RaftError, Role, type ConfChange, type Message, type RawNode, type Ready } from "../raft/index.ts";
 import type { ConfState, Entry } from "../raft/types.ts";
 import type { RaftLogStorage } from "./raft-storage.ts";
 import { KingbusError } from "../errors.ts";
@@ -111,9 +111,20 @@ export class RaftLoop extends EventEmitter<RaftLoopEvents> {
   propose(data: Uint8Array, term: number): Promise<Committed> {
     this.check();
     const { index, term: entryTerm } = this.node.propose(data, { term });
-    const done = new Promise<Committed>((resolve, reject) => this.waiters.set(index, { term: entryTerm, resolve, reject }));
+    return this.wait(index, entryTerm);
+  }
+
+  private wait(index: number, term: number): Promise<Committed> {
+    const done = new Promise<Committed>((resolve, reject) => this.waiters.set(index, { term, resolve, reject }));
     this.kick();
     return done;
+  }
+
+  /** A membership change, fenced by term like propose(); resolves once applied here. */
+  proposeConfChange(change: ConfChange, term: number): Promise<Committed> {
+    this.check();
+    const { index, term: entryTerm } = this.node.proposeConfChange(change, { term });
+    return this.wait(index, entryTerm);
   }
 
   isLeader(): boolean {
