@@ -331,3 +331,59 @@ test("the last membership-change entry is known without a scan, through seal, re
   assert.equal(store.lastConfChangeIndex(), 0, "a compacted membership change lives in the snapshot");
   await store.close();
 });
+
+test("a leader's exported files install on a follower: the log is replaced, cut back to the snapshot's index", async () => {
+  const leaderDir = tempStoreDir();
+  const leader = await LogStore.open(leaderDir, { segmentBytes: 2048, extractBinlogInfo: testExtractor });
+  for (let k = 1; k <= 120; k += 10) await leader.append(Array.from({ length: 10 }, (_, j) => binlogEntry(k + j, 2, `0-1-${k + j}`, "bin.000001", 100 * (k + j))));
+  await leader.compact(30);
+  const exported = tempStoreDir("kingbus-export-");
+  const files = await leader.exportSnapshot(exported);
+  assert.ok(files.some((f) => f.endsWith(".idx")) && files.includes("compaction"), `exported ${files.join(", ")}`);
+  // Appends after the export leave the exported files as they were.
+  const openCopy = files.find((f) => f.endsWith(".seg") && !files.includes(f.replace(".seg", ".idx")))!;
+  const before = statSync(join(exported, openCopy)).size;
+  await leader.append([binlogEntry(121, 2, "0-1-121", "bin.000001", 12100)]);
+  assert.equal(statSync(join(exported, openCopy)).size, before);
+
+  const followerDir = tempStoreDir();
+  const follower = await LogStore.open(followerDir, { segmentBytes: 2048, extractBinlogInfo: testExtractor });
+  await follower.append(entries(1, 15, 1));
+  await follower.installSnapshot({ index: 100, term: 2, conf: { voters: [1, 2, 3], learners: [] } }, exported);
+  assert.deepEqual([follower.firstIndex(), follower.lastIndex()], [31, 100]);
+  const a = leader.entries(31, 101);
+  const b = follower.entries(31, 101);
+  assert.deepEqual(b.map((e) => [e.index, e.term, Buffer.from(e.data).toString("hex")]), a.map((e) => [e.index, e.term, Buffer.from(e.data).toString("hex")]));
+  assert.equal(follower.lookupGtid({ flavor: "mariadb", domain: 0, serverId: 1, seq: 77n }), 77, "the binlog index came along");
+  assert.equal(follower.snapshotMetadata()?.index, 100);
+  await follower.append([binlogEntry(101, 3, "0-1-101", "bin.000001", 10100)]);
+  await follower.close();
+  const reopened = await LogStore.open(followerDir, { segmentBytes: 2048, extractBinlogInfo: testExtractor });
+  assert.deepEqual([reopened.firstIndex(), reopened.lastIndex(), reopened.term(101)], [31, 101, 3]);
+  await reopened.close();
+  await leader.close();
+});
+
+test("appends queued behind each other never deadlock with compaction, truncation or a snapshot export running meanwhile", { timeout: 20_000 }, async () => {
+  const store = await LogStore.open(tempStoreDir(), { segmentBytes: 2048 });
+  let next = 1;
+  const writers = Array.from({ length: 4 }, async () => {
+    for (let k = 0; k < 40; k++) {
+      const batch = entries(next, 3);
+      next += 3;
+      await store.append(batch);
+    }
+  });
+  const exclusive = (async () => {
+    for (let k = 0; k < 20; k++) {
+      const last = store.lastIndex();
+      if (last > 10) await store.compact(last - 5);
+      await store.exportSnapshot(tempStoreDir("kingbus-export-"));
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  await Promise.all([...writers, exclusive]);
+  assert.equal(store.lastIndex(), next - 1);
+  assertIntact(store, store.firstIndex(), store.lastIndex());
+  await store.close();
+});

@@ -7,7 +7,7 @@
  * stops the store with STORAGE_CORRUPT naming the file and the offset. The on-disk layout and the
  * recovery rules are written down in docs/storage.md.
  */
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, linkSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { EntryType, type ConfState, type Entry, type HardState, type SnapshotMetadata } from "../raft/types.ts";
@@ -100,6 +100,8 @@ export class LogStore {
   private closed = false;
   private queue: PendingAppend[] = [];
   private writing: Promise<void> | undefined;
+  /** The append batch being written now, if any. */
+  private batchInFlight: Promise<void> | undefined;
   /** Mutations other than appends wait for the writer and hold it. */
   private exclusive: Promise<void> = Promise.resolve();
 
@@ -276,7 +278,63 @@ export class LogStore {
     return this.firstIndex();
   }
 
-  /** A follower installing a snapshot: the whole log is replaced by the snapshot's point. */
+  /**
+   * Files a follower can start from: hard links to the sealed segments and their sidecars, a copy
+   * of the open segment's durable bytes, and the compaction state, in `target` (a new directory on
+   * the same file system). Nothing in it changes while it is streamed.
+   */
+  exportSnapshot(target: string): Promise<string[]> {
+    return this.withWriter(async () => {
+      await mkdir(target, { recursive: true });
+      const files: string[] = [];
+      for (const seg of this.segments) {
+        const name = segmentName(seg.firstIndex);
+        if (seg.sealed) {
+          linkSync(seg.path, join(target, name));
+          linkSync(join(this.dir, sidecarName(seg.firstIndex)), join(target, sidecarName(seg.firstIndex)));
+          files.push(name, sidecarName(seg.firstIndex));
+        } else {
+          const bytes = Buffer.allocUnsafe(seg.sizeBytes);
+          readSync(this.readFd(seg.path), bytes, 0, seg.sizeBytes, 0);
+          writeFileSync(join(target, name), bytes);
+          files.push(name);
+        }
+      }
+      await meta.saveCompaction(target, this.compaction);
+      files.push(meta.COMPACTION_FILE);
+      return files;
+    });
+  }
+
+  /**
+   * A follower installs a leader's exported files: its own log is replaced by them, cut back to
+   * the snapshot's index (Raft sends what follows), and the snapshot metadata saved.
+   */
+  installSnapshot(m: SnapshotMetadata, source: string): Promise<void> {
+    return this.withWriter(async () => {
+      for (const seg of [...this.segments].reverse()) await this.deleteSegment(seg);
+      for (const name of readdirSync(source)) {
+        if (parseSegmentName(name) !== undefined || name.endsWith(".idx") || name === meta.COMPACTION_FILE) await rename(join(source, name), join(this.dir, name));
+      }
+      await fsyncDirectory(this.dir);
+      await meta.saveSnapshotMetadata(this.dir, m);
+      this.snapshotMeta = structuredClone(m);
+      this.segments = [];
+      await this.recover();
+      if (this.last < m.index) {
+        // The leader's files end before its snapshot point (it compacted past them): start empty there.
+        for (const seg of [...this.segments].reverse()) await this.deleteSegment(seg);
+        this.compaction = { ...this.compaction, compactedThrough: m.index, compactedTerm: m.term };
+        await meta.saveCompaction(this.dir, this.compaction);
+        this.last = m.index;
+      } else if (this.last > m.index) {
+        await this.doTruncate(m.index + 1);
+      }
+      this.changes.notify();
+    });
+  }
+
+  /** A follower installing a snapshot without files: the whole log is replaced by the snapshot's point. */
   resetToSnapshot(m: SnapshotMetadata): Promise<void> {
     return this.withWriter(async () => {
       await meta.saveSnapshotMetadata(this.dir, m);
@@ -330,15 +388,16 @@ export class LogStore {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        await this.exclusive;
-        const batch = this.queue.splice(0);
-        try {
-          this.check();
-          await this.writeEntries(coalesce(batch.map((b) => b.entries)));
-          for (const b of batch) b.resolve();
-        } catch (e) {
-          for (const b of batch) b.reject(e);
+        // Wait out exclusive work (truncation, compaction, snapshots); one may start while we wait.
+        for (let ex = this.exclusive; ; ex = this.exclusive) {
+          await ex;
+          if (ex === this.exclusive) break;
         }
+        const batch = this.queue.splice(0);
+        // Set before any await, so exclusive work that starts from here on waits for this batch.
+        this.batchInFlight = this.writeBatch(batch);
+        await this.batchInFlight;
+        this.batchInFlight = undefined;
         this.changes.notify();
       }
     } finally {
@@ -346,6 +405,17 @@ export class LogStore {
     }
   }
 
+  private async writeBatch(batch: PendingAppend[]): Promise<void> {
+    try {
+      this.check();
+      await this.writeEntries(coalesce(batch.map((b) => b.entries)));
+      for (const b of batch) b.resolve();
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+    }
+  }
+
+  /** Exclusive work waits for the exclusive work before it and the append batch in flight, never for queued appends. */
   private async withWriter<T>(work: () => Promise<T>): Promise<T> {
     this.check();
     const previous = this.exclusive;
@@ -353,7 +423,7 @@ export class LogStore {
     this.exclusive = new Promise((r) => (release = r));
     try {
       await previous;
-      await this.writing;
+      await this.batchInFlight;
       this.check();
       return await work();
     } finally {
