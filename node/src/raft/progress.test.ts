@@ -40,9 +40,18 @@ describe("progress", () => {
     pr.maybeUpdate(5);
     pr.becomeReplicate();
     pr.sentEntries(5);
-    assert.equal(pr.maybeDecrTo(4, 0), false, "at or below match: stale");
+    assert.equal(pr.maybeDecrTo(4, 5), false, "at or below match, hinting at match: stale");
     assert.equal(pr.maybeDecrTo(8, 0), true);
     assert.equal(pr.next, 6);
+  });
+
+  test("a rejection at or below match that hints below it means the follower lost its log: start over from the hint", () => {
+    const pr = fresh();
+    pr.maybeUpdate(5);
+    pr.becomeReplicate();
+    pr.sentEntries(5);
+    assert.equal(pr.maybeDecrTo(5, 0), true, "a wiped follower refuses what it had acknowledged");
+    assert.deepEqual([pr.match, pr.next, pr.paused], [0, 1, false]);
   });
 
   test("a rejection in probe follows the hint but never below match+1, and only for the outstanding probe", () => {

@@ -98,6 +98,16 @@ export class Progress {
    * match. False when the rejection is stale (an answer to an earlier, superseded probe).
    */
   maybeDecrTo(rejected: number, matchHint: number): boolean {
+    if (rejected <= this.match && matchHint < this.match) {
+      // The follower refuses what it once acknowledged and says its log ends below it: it lost
+      // its log (a wiped data directory). Start over from where it says it is. Lowering match only
+      // slows commits; a stale rejection arriving late costs one more probe, nothing else.
+      this.match = matchHint;
+      this.next = matchHint + 1;
+      this.sentCommit = Math.min(this.sentCommit, matchHint);
+      this.paused = false;
+      return true;
+    }
     if (this.state === ProgressState.Replicate) {
       if (rejected <= this.match) return false;
       this.next = this.match + 1;

@@ -484,7 +484,10 @@ export class Raft {
       case MessageType.Heartbeat:
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.log.commitTo(m.commit);
+        // The leader never sends a commit past what it knows we hold, unless we lost our log (a
+        // wiped data directory). Then we answer without committing: the leader's next append
+        // finds the gap and catches us up, by snapshot if it must.
+        if (m.commit <= this.log.lastIndex()) this.log.commitTo(m.commit);
         this.send({ type: MessageType.HeartbeatResp, from: this.id, to: m.from, term: this.term });
         return;
       case MessageType.Snap:

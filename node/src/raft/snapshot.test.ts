@@ -34,6 +34,20 @@ const snap = (from: number, to: number, term: number, index: number, snapTerm: n
 });
 
 describe("snapshots", () => {
+  test("snapshot: a follower that lost its log (wiped data) answers heartbeats without committing and is caught up by snapshot", () => {
+    const { cluster, compactedTo } = followerBehindCompaction();
+    ticks(cluster, 3);
+    // Node 3 had everything, then its data directory is wiped: it restarts from empty storage.
+    cluster.add(3, bootstrapStorage([1, 2, 3]));
+    cluster.propose(1, "after-wipe");
+    ticks(cluster, 5);
+    const follower = cluster.node(3).status();
+    assert.ok(follower.commit <= cluster.storage(3).lastIndex(), "it never committed past its own log");
+    assert.ok(messagesOfType(cluster.delivered, "MsgSnap").some((m) => m.to === 3), "the leader sent it a snapshot");
+    assert.ok(cluster.storage(3).snapshot().index >= compactedTo);
+    assert.ok(cluster.appliedTexts(3).includes("after-wipe"), "and it applies what follows");
+  });
+
   test("snapshot: a follower behind the leader's first index receives the snapshot and resumes replication from it", () => {
     const { cluster, compactedTo } = followerBehindCompaction();
     ticks(cluster, 3);
