@@ -81,7 +81,7 @@ export class KingbusCluster {
         initialCluster,
         raft: { tickMs: options.tickMs ?? 50, electionTicks: options.electionTicks ?? 10, heartbeatTicks: 1 },
         testWriteApi: true,
-        logLevel: "warn",
+        logLevel: process.env.KINGBUS_TEST_LOG_LEVEL ?? "warn",
       };
       writeFileSync(n.configFile, JSON.stringify(config, null, 2));
     }
@@ -176,8 +176,11 @@ export class KingbusCluster {
     return r.data;
   }
 
-  async entries(id: number, from = 1): Promise<Array<{ index: number; term: number; type: number; sha256: string }>> {
-    return (await this.call<Array<{ index: number; term: number; type: number; sha256: string }>>(id, "GET", `/debug/entries?from=${from}`)).data;
+  /** Entries from `from` (default: the node's first retained index) through its applied index. */
+  async entries(id: number, from?: number): Promise<Array<{ index: number; term: number; type: number; sha256: string }>> {
+    const r = await this.call<Array<{ index: number; term: number; type: number; sha256: string }>>(id, "GET", from === undefined ? "/debug/entries" : `/debug/entries?from=${from}`);
+    if (r.status !== 200) throw new Error(`entries of node ${id}: ${r.status} ${r.message}`);
+    return r.data;
   }
 
   async waitForApplied(id: number, index: number, timeoutMs = 10_000): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
 import { KingbusCluster } from "../../test-support/kingbus-cluster.ts";
 
 const clusters: KingbusCluster[] = [];
@@ -12,11 +13,13 @@ after(async () => {
   for (const c of clusters) await c.stop();
 });
 
+/** Every node applied `through`, and the entries all of them still hold are identical. */
 async function assertSameLog(c: KingbusCluster, ids: number[], through: number): Promise<void> {
   for (const id of ids) await c.waitForApplied(id, through);
   const logs = await Promise.all(ids.map((id) => c.entries(id)));
-  const reference = JSON.stringify(logs[0]!.filter((e) => e.index <= through));
-  for (const [k, log] of logs.entries()) assert.equal(JSON.stringify(log.filter((e) => e.index <= through)), reference, `node ${ids[k]} holds the same entries`);
+  const from = Math.max(...logs.map((l) => l[0]?.index ?? 1));
+  const common = (log: Array<{ index: number }>) => JSON.stringify(log.filter((e) => e.index >= from && e.index <= through));
+  for (const [k, log] of logs.entries()) assert.equal(common(log), common(logs[0]!), `node ${ids[k]} holds the same entries`);
 }
 
 for (const size of [3, 5]) {
@@ -108,4 +111,26 @@ test("members join as learners, are promoted once caught up, and are removed, wh
   const voters = (await c.status(await c.waitForLeader(10_000)))!.voters;
   await assertSameLog(c, voters, last);
   assert.ok(writeErrors < 50, `few writes had to be retried (${writeErrors})`);
+});
+
+test("a follower whose data was wiped catches up from the leader's snapshot", { timeout: 120_000 }, async () => {
+  const c = await KingbusCluster.create(3);
+  clusters.push(c);
+  const leader = await c.waitForLeader(15_000);
+  let last = 0;
+  for (let i = 0; i < 60; i++) last = (await c.write(leader, `early-${i}`)).index;
+  await assertSameLog(c, [1, 2, 3], last);
+  const follower = [1, 2, 3].find((id) => id !== leader)!;
+  await c.kill(follower);
+  rmSync(c.node(follower).dataDir, { recursive: true, force: true });
+  const compacted = await c.call<{ firstIndex: number }>(leader, "POST", `/debug/compact?through=${last}`);
+  assert.equal(compacted.status, 200, compacted.message);
+  assert.equal(compacted.data.firstIndex, last + 1, "the leader forgot every entry through the last write");
+  for (let i = 0; i < 20; i++) last = (await c.write(leader, `late-${i}`)).index;
+  c.start(follower);
+  await assertSameLog(c, [1, 2, 3], last);
+  const s = await c.status(follower);
+  assert.ok(s && s.firstIndex > 1, `the wiped follower's log starts after the snapshot (first index ${s?.firstIndex})`);
+  for (let i = 0; i < 10; i++) last = (await c.write(leader, `after-${i}`)).index;
+  await assertSameLog(c, [1, 2, 3], last);
 });

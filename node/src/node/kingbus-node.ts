@@ -6,11 +6,13 @@
  */
 import { createHash, randomInt } from "node:crypto";
 import { join } from "node:path";
+import { readdir, rm } from "node:fs/promises";
 import { pino, type Logger } from "pino";
 import { AdminError, AdminHttpServer, createAdminLogger, createNodeMetrics, type AdminBackend, type ClusterMember, type ExtraRoute, type NodeMetrics } from "../admin/index.ts";
 import type { NodeConfig } from "../config/index.ts";
 import { ConfChangeType, ProposalDroppedError, RawNode, Role, SeededRandom, decodeConfChange } from "../raft/index.ts";
 import { LogStore } from "../storage/log-store.ts";
+import { purgeThrough } from "../storage/retention.ts";
 import { PeerTransport } from "../transport/peer-transport.ts";
 import { RaftLogStorage } from "./raft-storage.ts";
 import { RaftLoop } from "./raft-loop.ts";
@@ -32,8 +34,12 @@ export class KingbusNode {
   private readonly log: Logger;
   private readonly startupCommit: number;
   private readonly directory: MemberDirectory;
+  private readonly raftStorage: RaftLogStorage;
   private conf: ConfState;
   private promoter: NodeJS.Timeout | undefined;
+  private retention: NodeJS.Timeout | undefined;
+  /** The exported files of the snapshot being sent to each peer, removed once sent. */
+  private readonly outgoingSnapshots = new Map<number, string>();
   /** Transport peers added so far. */
   private readonly peers = new Set<number>();
   private lead = 0;
@@ -47,6 +53,7 @@ export class KingbusNode {
     this.startupCommit = store.hardState().commit;
     const voters = (config.initialCluster ?? []).map((m) => m.id);
     const storage = new RaftLogStorage(store, { voters, learners: [] });
+    this.raftStorage = storage;
     this.conf = storage.snapshot().conf;
     // The node is the I/O shell: its election jitter may come from the operating system.
     const node = new RawNode({ id: config.id, storage, random: new SeededRandom(randomInt(2 ** 31)), electionTicks: config.raft.electionTicks, heartbeatTicks: config.raft.heartbeatTicks });
@@ -60,6 +67,28 @@ export class KingbusNode {
         if (!reachable) this.loop.node.reportUnreachable(peer);
       },
       onError: (e) => this.log.warn({ err: e.message }, "peer transport"),
+      snapshots: {
+        dir: join(config.dataDir, "snapshots"),
+        // A follower behind the compacted log gets the leader's files (see LogStore.exportSnapshot).
+        source: async (m) => {
+          const dir = join(config.dataDir, "snapshots", `out-${m.to}-${m.snapshot.index}-${Date.now()}`);
+          this.outgoingSnapshots.set(m.to, dir);
+          return { dir, files: await this.store.exportSnapshot(dir) };
+        },
+        onSnapshot: async (m, dir) => {
+          // Installed when the core hands the snapshot over in a Ready (RaftLogStorage.persist).
+          this.raftStorage.stageSnapshotFiles(m.snapshot, dir);
+          this.log.info({ index: m.snapshot.index, from: m.from }, "snapshot received");
+          this.loop.receive([m]);
+        },
+        onSent: (peer, m, error) => {
+          this.loop.node.reportSnapshot(peer, error === undefined);
+          const sent = this.outgoingSnapshots.get(peer);
+          this.outgoingSnapshots.delete(peer);
+          if (sent) void rm(sent, { recursive: true, force: true }).catch(() => undefined);
+          if (error) this.log.warn({ peer, index: m.snapshot.index, err: error.message }, "snapshot not delivered");
+        },
+      },
     });
     this.loop = new RaftLoop({ node, storage, transport: this.transport, apply: (entries) => this.apply(entries), tickMs: config.raft.tickMs });
     this.loop.on("soft", ({ lead, role }) => {
@@ -68,6 +97,10 @@ export class KingbusNode {
       this.metrics.raftLeaderId.set(lead);
       this.metrics.raftTerm.set(this.loop.node.status().term);
       this.log.info({ lead, role, term: this.loop.node.status().term }, "raft role");
+    });
+    this.loop.on("refused", (m, e) => {
+      const range = m.type === "MsgApp" ? { prev: m.prevIndex, entries: m.entries.length, commit: m.commit } : {};
+      this.log.warn({ type: m.type, from: m.from, term: m.term, ...range, storeFirst: this.store.firstIndex(), storeLast: this.store.lastIndex(), commit: this.loop.node.status().commit, err: e.message }, "raft refused a message");
     });
     this.loop.on("conf", (conf) => {
       this.conf = conf;
@@ -91,6 +124,10 @@ export class KingbusNode {
   static async start(config: NodeConfig, log: Logger = createAdminLogger({ level: config.logLevel, destination: pino.destination(2) })): Promise<KingbusNode> {
     const store = await LogStore.open(join(config.dataDir, "log"), { segmentBytes: config.storage.segmentBytes });
     const directory = await MemberDirectory.load(config.dataDir, config.initialCluster ?? []);
+    // Exports of snapshots that a crash interrupted are only hard links and copies: drop them.
+    for (const name of await readdir(join(config.dataDir, "snapshots")).catch(() => [] as string[])) {
+      if (name.startsWith("out-")) await rm(join(config.dataDir, "snapshots", name), { recursive: true, force: true });
+    }
     const node = new KingbusNode(config, store, directory, log);
     node.urls.peer = await node.transport.start();
     node.syncPeers();
@@ -98,6 +135,9 @@ export class KingbusNode {
     node.urls.http = http.url;
     node.loop.start();
     node.promoter = setInterval(() => void node.promoteCaughtUpLearners(), Math.max(100, config.raft.tickMs * 2));
+    if (config.storage.retentionMaxBytes !== undefined || config.storage.retentionMaxAgeMs !== undefined) {
+      node.retention = setInterval(() => void node.applyRetention().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, "retention")), 10_000);
+    }
     if (config.join !== undefined && store.lastIndex() === 0 && store.hardState().term === 0) await node.join(config.join);
     log.info({ id: config.id, peer: node.urls.peer, http: node.urls.http }, "kingbus node started");
     return node;
@@ -105,6 +145,7 @@ export class KingbusNode {
 
   async stop(): Promise<void> {
     clearInterval(this.promoter);
+    clearInterval(this.retention);
     await this.loop.stop();
     await this.http.close();
     await this.transport.close();
@@ -219,6 +260,24 @@ export class KingbusNode {
     }
   }
 
+  /**
+   * Forgets the log up to `through` (at most the applied index): the snapshot metadata that covers
+   * it is saved first, so a follower that needs those entries gets the snapshot instead.
+   */
+  private async compactThrough(through: number): Promise<number> {
+    const target = Math.min(through, this.loop.applied);
+    if (target < this.store.firstIndex()) return this.store.firstIndex();
+    await this.store.saveSnapshotMetadata({ index: target, term: this.store.term(target), conf: { voters: [...this.conf.voters], learners: [...this.conf.learners] } });
+    await this.store.compact(target);
+    this.loop.node.compacted(target);
+    return this.store.firstIndex();
+  }
+
+  private async applyRetention(): Promise<void> {
+    const through = purgeThrough(this.store.segmentFacts(), { maxBytes: this.config.storage.retentionMaxBytes, maxAgeMs: this.config.storage.retentionMaxAgeMs }, this.loop.applied, Date.now());
+    if (through !== undefined) await this.compactThrough(through);
+  }
+
   /** A new node asks a running cluster (through any member's admin URL) to add it as a learner. */
   private async join(url: string): Promise<void> {
     const self: MemberInfo = { id: this.config.id, name: this.config.name, peerUrl: this.config.advertise.peerUrl, adminUrl: this.config.advertise.adminUrl };
@@ -289,10 +348,13 @@ export class KingbusNode {
           }
         },
       },
+      "/debug/compact": {
+        POST: async ({ query }) => ({ firstIndex: await this.compactThrough(Number(query.get("through") ?? this.loop.applied)) }),
+      },
       "/debug/status": {
         GET: () => {
           const s = this.loop.node.status();
-          return { id: s.id, term: s.term, lead: s.lead, role: s.role, commit: s.commit, applied: this.loop.applied, firstIndex: this.store.firstIndex(), lastIndex: this.store.lastIndex(), voters: this.conf.voters, learners: this.conf.learners };
+          return { id: s.id, term: s.term, lead: s.lead, role: s.role, commit: s.commit, applied: this.loop.applied, firstIndex: this.store.firstIndex(), lastIndex: this.store.lastIndex(), voters: this.conf.voters, learners: this.conf.learners, progress: Object.fromEntries(this.loop.node.progress() ?? []), transport: Object.fromEntries([...this.transport.stats().peers].map(([id, p]) => [id, { reachable: p.reachable, queued: p.queued, dropped: p.dropped, sent: p.messagesSent }])) };
         },
       },
       "/debug/entries": {

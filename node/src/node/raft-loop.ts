@@ -57,6 +57,8 @@ export interface RaftLoopEvents {
   /** The loop stopped on an error it cannot recover from (a storage failure). */
   fatal: [unknown];
   applied: [number];
+  /** A message the core refused (from a removed member, or inconsistent with this node's log). */
+  refused: [Message, RaftError];
 }
 
 export class RaftLoop extends EventEmitter<RaftLoopEvents> {
@@ -98,6 +100,7 @@ export class RaftLoop extends EventEmitter<RaftLoopEvents> {
       } catch (e) {
         // A message the core refuses (e.g. from a removed member) must not stop the loop.
         if (!(e instanceof RaftError)) throw e;
+        this.emit("refused", m, e);
       }
     }
     this.kick();
@@ -181,6 +184,8 @@ export class RaftLoop extends EventEmitter<RaftLoopEvents> {
     await this.storage.persist(rd);
     if (rd.messagesAfterPersist.length > 0) this.transport.send(rd.messagesAfterPersist);
     if (rd.confState) this.emit("conf", rd.confState);
+    // A snapshot stands for every entry up to its index: the application restored from its files.
+    if (rd.snapshot && rd.snapshot.index > this.appliedIndex) this.appliedIndex = rd.snapshot.index;
     if (rd.committedEntries.length > 0) {
       await this.apply(rd.committedEntries);
       for (const e of rd.committedEntries) this.settle(e);

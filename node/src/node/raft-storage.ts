@@ -3,6 +3,7 @@
  * the Storage interface; the node loop persists each Ready through persist(). Storage errors
  * become the core's typed errors (compacted / unavailable) so the core can react to them.
  */
+import { rm } from "node:fs/promises";
 import { LogCompactedError, LogUnavailableError } from "../raft/errors.ts";
 import type { Storage } from "../raft/storage.ts";
 import type { ConfState, Entry, HardState, SnapshotMetadata } from "../raft/types.ts";
@@ -22,6 +23,8 @@ export class RaftLogStorage implements Storage {
   private lastCommitSaveMs = 0;
   private readonly commitSaveIntervalMs: number;
   private readonly now: () => number;
+  /** Files of a leader's snapshot received by the transport, installed when Raft hands the snapshot over. */
+  private staged: { meta: SnapshotMetadata; dir: string } | undefined;
 
   /** `bootstrapConf`: the membership of a brand-new cluster (empty for a node that joins one). */
   constructor(store: LogStore, bootstrapConf: ConfState, options: PersistOptions = {}) {
@@ -45,8 +48,12 @@ export class RaftLogStorage implements Storage {
     throw new StorageError("STORAGE_CORRUPT", `the log is compacted through ${compacted} but no snapshot metadata covers it`, { file: `${this.store.dir}/snapshot` });
   }
 
+  /**
+   * Raft's first index: after the snapshot. The store may hold older entries (binlog history that
+   * replicas still read), which Raft never asks for.
+   */
   firstIndex(): number {
-    return this.store.firstIndex();
+    return Math.max(this.store.firstIndex(), (this.store.snapshotMetadata()?.index ?? 0) + 1);
   }
 
   lastIndex(): number {
@@ -73,7 +80,17 @@ export class RaftLogStorage implements Storage {
    */
   async persist(ready: { snapshot?: SnapshotMetadata; entries: readonly Entry[]; hardState?: HardState }): Promise<void> {
     if (ready.snapshot) {
-      await this.store.resetToSnapshot(ready.snapshot);
+      // The files the transport received go in now, when the core expects its storage to change
+      // (installing them earlier would let the core mistake them for its own log). Without files
+      // (a snapshot of metadata only) the log restarts empty at the snapshot's point.
+      const staged = this.staged;
+      this.staged = undefined;
+      if (staged && staged.meta.index === ready.snapshot.index && staged.meta.term === ready.snapshot.term) {
+        await this.store.installSnapshot(ready.snapshot, staged.dir);
+        await rm(staged.dir, { recursive: true, force: true });
+      } else {
+        await this.store.resetToSnapshot(ready.snapshot);
+      }
       await this.store.saveConfState(ready.snapshot.conf);
     }
     if (ready.entries.length > 0) await this.store.append([...ready.entries]);
@@ -82,6 +99,11 @@ export class RaftLogStorage implements Storage {
     const voteChanged = hs.term !== this.savedHard.term || hs.vote !== this.savedHard.vote;
     const commitDue = hs.commit !== this.savedHard.commit && this.now() - this.lastCommitSaveMs >= this.commitSaveIntervalMs;
     if (voteChanged || commitDue) await this.saveHardState(hs);
+  }
+
+  /** The transport received a leader's snapshot files in `dir`: persist() installs them with the snapshot. */
+  stageSnapshotFiles(meta: SnapshotMetadata, dir: string): void {
+    this.staged = { meta, dir };
   }
 
   /** Saves the hard state now (at shutdown, so a restart starts from the latest commit). */
