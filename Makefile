@@ -10,7 +10,7 @@ BIN := node_modules/.bin
 TEST_DEBS := mariadb-server mariadb-client openssl
 TEST_GLOBS := 'node/**/*.test.ts' 'operator/**/*.test.ts' 'e2e/**/*.test.ts' 'bench/**/*.test.ts'
 
-.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core bench-transport clean
+.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core bench-transport bench-raft clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,7 +51,10 @@ bench-raft-core: deps ## in-process 3-node Raft cluster: commits/s and messages 
 bench-transport: deps ## peer transport on loopback against a raw TCP socket
 	$(NODE_RUN) bench/transport.bench.ts
 
-bench: bench-codec bench-storage bench-raft-core bench-transport ## every benchmark
+bench-raft: deps ## 3-node kingbus against 3-member etcd 3.4, fsync on: writes/s, p50/p99 at 1/16/256 writers
+	$(NODE_RUN) bench/raft.bench.ts
+
+bench: bench-codec bench-storage bench-raft-core bench-transport bench-raft ## every benchmark
 
 clean: ## remove installed packages and the project-local Node
 	rm -rf node_modules .tools .tmp
