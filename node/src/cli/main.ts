@@ -4,6 +4,7 @@
 import { Command } from "commander";
 import { registerInspect } from "./inspect.ts";
 import { registerNode } from "./node.ts";
+import { registerCtl } from "./ctl.ts";
 
 const program = new Command("kingbus")
   .description("Raft-replicated MySQL/MariaDB binlog server")
@@ -12,5 +13,6 @@ const program = new Command("kingbus")
 
 registerInspect(program);
 registerNode(program);
+registerCtl(program);
 
 await program.parseAsync(process.argv);

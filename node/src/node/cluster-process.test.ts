@@ -6,6 +6,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { repoRoot } from "../../test-support/requirements.ts";
 import { KingbusCluster } from "../../test-support/kingbus-cluster.ts";
 
 const clusters: KingbusCluster[] = [];
@@ -133,4 +135,28 @@ test("a follower whose data was wiped catches up from the leader's snapshot", { 
   assert.ok(s && s.firstIndex > 1, `the wiped follower's log starts after the snapshot (first index ${s?.firstIndex})`);
   for (let i = 0; i < 10; i++) last = (await c.write(leader, `after-${i}`)).index;
   await assertSameLog(c, [1, 2, 3], last);
+});
+
+test("kingbus ctl drives a running cluster over the admin gRPC service: status, members, leadership transfer", { timeout: 60_000 }, async () => {
+  const c = await KingbusCluster.create(3);
+  clusters.push(c);
+  const leader = await c.waitForLeader(15_000);
+  const ctl = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    const { execFile } = await import("node:child_process");
+    return new Promise((resolve) => {
+      execFile(join(repoRoot, "bin", "kingbus"), ["ctl", "--endpoint", `127.0.0.1:${c.node(leader).peerPort}`, ...args], (e, out, err) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }));
+    });
+  };
+  const status = await ctl("status", "--json");
+  assert.equal(status.code, 0, status.err);
+  const s = JSON.parse(status.out) as { role: string; leaderId: number; members: Array<{ id: number; learner: boolean; isLeader: boolean }> };
+  assert.deepEqual([s.role, s.leaderId], ["leader", leader]);
+  assert.deepEqual(s.members.map((m) => [m.id, m.learner, m.isLeader]), [1, 2, 3].map((id) => [id, false, id === leader]));
+  const target = [1, 2, 3].find((id) => id !== leader)!;
+  const moved = await ctl("transfer-leadership", String(target));
+  assert.equal(moved.code, 0, moved.err);
+  assert.equal(await c.waitForLeader(10_000), target, "leadership moved where it was asked to");
+  const refused = await ctl("members", "promote", "9");
+  assert.equal(refused.code, 1);
+  assert.match(refused.err, /^kingbus ctl: [A-Z_]+: /);
 });

@@ -8,6 +8,8 @@ import { createHash, randomInt } from "node:crypto";
 import { join } from "node:path";
 import { readdir, rm } from "node:fs/promises";
 import { pino, type Logger } from "pino";
+import { serveAdmin, type AdminGrpcService } from "../admin/grpc-admin.ts";
+import type { ControlMember, NodeControl } from "../admin/control.ts";
 import { AdminError, AdminHttpServer, createAdminLogger, createNodeMetrics, type AdminBackend, type ClusterMember, type ExtraRoute, type NodeMetrics } from "../admin/index.ts";
 import type { NodeConfig } from "../config/index.ts";
 import { ConfChangeType, ProposalDroppedError, RawNode, Role, SeededRandom, decodeConfChange } from "../raft/index.ts";
@@ -37,6 +39,7 @@ export class KingbusNode {
   private readonly raftStorage: RaftLogStorage;
   private conf: ConfState;
   private promoter: NodeJS.Timeout | undefined;
+  private adminGrpc: AdminGrpcService | undefined;
   private retention: NodeJS.Timeout | undefined;
   /** The exported files of the snapshot being sent to each peer, removed once sent. */
   private readonly outgoingSnapshots = new Map<number, string>();
@@ -130,6 +133,8 @@ export class KingbusNode {
     }
     const node = new KingbusNode(config, store, directory, log);
     node.urls.peer = await node.transport.start();
+    // kingbus.v1.Admin shares the peer port (listen.admin defaults to it), for kingbus ctl and the operator.
+    node.adminGrpc = serveAdmin(node.transport.server, { backend: node.backend(), control: node.control(), token: config.adminToken?.reveal(), logger: log });
     node.syncPeers();
     const http = await node.http.listen(config.listen.http.port, config.listen.http.host);
     node.urls.http = http.url;
@@ -146,6 +151,7 @@ export class KingbusNode {
   async stop(): Promise<void> {
     clearInterval(this.promoter);
     clearInterval(this.retention);
+    this.adminGrpc?.close();
     await this.loop.stop();
     await this.http.close();
     await this.transport.close();
@@ -331,6 +337,81 @@ export class KingbusNode {
         appliedIndex: this.loop.applied,
         startupCommitIndex: this.startupCommit,
       }),
+    };
+  }
+
+  private controlMembers(): ControlMember[] {
+    const inForce = new Set([...this.conf.voters, ...this.conf.learners]);
+    const progress = this.loop.node.progress();
+    const peers = this.transport.stats().peers;
+    return this.directory
+      .all()
+      .filter((m) => inForce.has(m.id))
+      .map((m) => {
+        const p = progress?.get(m.id);
+        return {
+          id: m.id,
+          name: m.name,
+          peerUrls: [m.peerUrl],
+          adminUrls: m.adminUrl ? [m.adminUrl] : [],
+          role: this.conf.learners.includes(m.id) ? ("learner" as const) : ("voter" as const),
+          isLeader: m.id === this.lead,
+          ...(p ? { progress: { matchIndex: p.match, nextIndex: p.next, state: p.state, reachable: m.id === this.config.id || (peers.get(m.id)?.reachable ?? false), messagesDropped: peers.get(m.id)?.dropped ?? 0 } } : {}),
+        };
+      });
+  }
+
+  /** What the admin gRPC service (kingbus ctl, the operator) drives beyond the HTTP API. */
+  private control(): NodeControl {
+    const change = async (type: "PromoteLearner" | "RemoveNode", id: number): Promise<ControlMember[]> => {
+      const term = this.requireLeader();
+      await this.loop.proposeConfChange({ type: type === "PromoteLearner" ? ConfChangeType.PromoteLearner : ConfChangeType.RemoveNode, nodeId: id }, term);
+      return this.controlMembers();
+    };
+    return {
+      status: () => {
+        const s = this.loop.node.status();
+        return {
+          id: this.config.id,
+          name: this.config.name,
+          clusterId: "",
+          role: this.conf.learners.includes(this.config.id) ? "learner" : s.role,
+          term: s.term,
+          leaderId: this.lead,
+          commitIndex: s.commit,
+          appliedIndex: this.loop.applied,
+          firstIndex: this.store.firstIndex(),
+          lastIndex: this.store.lastIndex(),
+          members: this.controlMembers(),
+          executedGtidSet: "",
+          purgedGtidSet: this.store.purgedGtids().mysql.toString(),
+          version: "0.1.0",
+        };
+      },
+      members: () => this.controlMembers(),
+      addLearner: async (l) => {
+        await this.addMember({ id: BigInt(l.id), name: l.name, peerUrl: l.peerUrl, adminUrl: l.adminUrl });
+        return this.controlMembers();
+      },
+      promote: (id) => change("PromoteLearner", id),
+      remove: (id) => change("RemoveNode", id),
+      transferLeadership: async (to) => {
+        this.requireLeader();
+        this.loop.node.transferLeadership(to);
+        const deadline = Date.now() + this.config.raft.tickMs * this.config.raft.electionTicks * 3;
+        while (this.lead !== to) {
+          if (Date.now() > deadline) throw new AdminError("UNAVAILABLE", `kingbus: leadership did not move to node ${to} in time`);
+          await new Promise((r) => setTimeout(r, this.config.raft.tickMs));
+        }
+        return { leaderId: to, term: this.loop.node.status().term };
+      },
+      purge: async (target) => {
+        if (target.kind !== "retention") throw new AdminError("UNAVAILABLE", "kingbus: purging by binlog file or time needs the syncer's binlog index (not in this version yet)");
+        const before = this.store.segmentFacts().length;
+        await this.applyRetention();
+        return { purgedThroughIndex: this.store.firstIndex() - 1, purgedGtidSet: this.store.purgedGtids().mysql.toString(), segmentsRemoved: before - this.store.segmentFacts().length };
+      },
+      syncerPasswordSet: () => false,
     };
   }
 

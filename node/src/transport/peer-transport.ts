@@ -151,6 +151,11 @@ export class PeerTransport {
   }
 
   /** Serves the Raft service; resolves with the address it listens on. */
+  /** The gRPC server, for services that share the peer port (the admin service). */
+  get server(): Server {
+    return this.#server;
+  }
+
   async start(): Promise<string> {
     if (this.#closing !== undefined) throw new TransportError("TRANSPORT_CLOSED", "the transport is closed");
     if (this.#address !== undefined) return this.#address;
