@@ -160,3 +160,29 @@ test("kingbus ctl drives a running cluster over the admin gRPC service: status, 
   assert.equal(refused.code, 1);
   assert.match(refused.err, /^kingbus ctl: [A-Z_]+: /);
 });
+
+test("/metrics on a leader under writes: replication counters, append and fsync latency, per-peer lag, term and indexes", { timeout: 60_000 }, async () => {
+  const c = await KingbusCluster.create(3);
+  clusters.push(c);
+  const leader = await c.waitForLeader(15_000);
+  let last = 0;
+  for (let i = 0; i < 40; i++) last = (await c.write(leader, `m-${i}`.repeat(50))).index;
+  await new Promise((r) => setTimeout(r, 1200));
+  const text = await (await fetch(`http://127.0.0.1:${c.node(leader).httpPort}/metrics`)).text();
+  const value = (pattern: RegExp): number => {
+    const m = pattern.exec(text);
+    assert.ok(m, `metric ${pattern} is exposed`);
+    return Number(m[1]);
+  };
+  assert.ok(value(/^kingbus_raft_replicated_entries_total\{direction="sent"\} (\d+)/m) >= 2 * 40, "every write sent to both followers");
+  assert.ok(value(/^kingbus_raft_replicated_bytes_total\{direction="sent"\} (\d+)/m) >= 2 * 40 * 150, "at least each payload to each follower");
+  assert.ok(value(/^kingbus_storage_append_duration_seconds_count (\d+)/m) > 0);
+  assert.ok(value(/^kingbus_storage_fsync_duration_seconds_count (\d+)/m) > 0);
+  assert.equal(value(/^kingbus_raft_is_leader (\d+)/m), 1);
+  assert.ok(value(/^kingbus_raft_term (\d+)/m) >= 1);
+  assert.ok(value(/^kingbus_raft_commit_index (\d+)/m) >= last);
+  const lags = [...text.matchAll(/^kingbus_raft_peer_lag_entries\{peer="(\d+)"\} (\d+)/gm)];
+  assert.equal(lags.length, 2, "a lag for each follower");
+  const followerText = await (await fetch(`http://127.0.0.1:${c.node([1, 2, 3].find((id) => id !== leader)!).httpPort}/metrics`)).text();
+  assert.match(followerText, /^kingbus_raft_replicated_entries_total\{direction="received"\} [1-9]\d*/m);
+});

@@ -40,6 +40,7 @@ export class KingbusNode {
   private conf: ConfState;
   private promoter: NodeJS.Timeout | undefined;
   private adminGrpc: AdminGrpcService | undefined;
+  private gauges: NodeJS.Timeout | undefined;
   private retention: NodeJS.Timeout | undefined;
   /** The exported files of the snapshot being sent to each peer, removed once sent. */
   private readonly outgoingSnapshots = new Map<number, string>();
@@ -48,24 +49,31 @@ export class KingbusNode {
   private lead = 0;
   urls: RunningUrls = { peer: "", http: "" };
 
-  private constructor(config: NodeConfig, store: LogStore, directory: MemberDirectory, log: Logger) {
+  private constructor(config: NodeConfig, store: LogStore, directory: MemberDirectory, log: Logger, metrics: NodeMetrics) {
     this.config = config;
     this.store = store;
     this.directory = directory;
     this.log = log;
     this.startupCommit = store.hardState().commit;
     const voters = (config.initialCluster ?? []).map((m) => m.id);
-    const storage = new RaftLogStorage(store, { voters, learners: [] });
+    const storage = new RaftLogStorage(store, { voters, learners: [] }, { onAppend: (seconds) => metrics.storageAppendSeconds.observe(seconds) });
     this.raftStorage = storage;
     this.conf = storage.snapshot().conf;
     // The node is the I/O shell: its election jitter may come from the operating system.
     const node = new RawNode({ id: config.id, storage, random: new SeededRandom(randomInt(2 ** 31)), electionTicks: config.raft.electionTicks, heartbeatTicks: config.raft.heartbeatTicks });
-    this.metrics = createNodeMetrics();
+    this.metrics = metrics;
     this.transport = new PeerTransport({
       id: config.id,
       listen: `${config.listen.peer.host}:${config.listen.peer.port}`,
       tls: config.peerTls,
-      onMessages: (messages) => this.loop.receive(messages),
+      onMessages: (messages) => {
+        for (const m of messages) {
+          if (m.type !== "MsgApp" || m.entries.length === 0) continue;
+          this.metrics.raftReplicatedEntries.inc({ direction: "received" }, m.entries.length);
+          this.metrics.raftReplicatedBytes.inc({ direction: "received" }, m.entries.reduce((n, e) => n + e.data.length, 0));
+        }
+        this.loop.receive(messages);
+      },
       onReachability: (peer, reachable) => {
         if (!reachable) this.loop.node.reportUnreachable(peer);
       },
@@ -93,7 +101,18 @@ export class KingbusNode {
         },
       },
     });
-    this.loop = new RaftLoop({ node, storage, transport: this.transport, apply: (entries) => this.apply(entries), tickMs: config.raft.tickMs });
+    const transport = this.transport;
+    const counted = {
+      send: (messages: Parameters<PeerTransport["send"]>[0]): void => {
+        for (const m of messages) {
+          if (m.type !== "MsgApp" || m.entries.length === 0) continue;
+          this.metrics.raftReplicatedEntries.inc({ direction: "sent" }, m.entries.length);
+          this.metrics.raftReplicatedBytes.inc({ direction: "sent" }, m.entries.reduce((n, e) => n + e.data.length, 0));
+        }
+        transport.send(messages);
+      },
+    };
+    this.loop = new RaftLoop({ node, storage, transport: counted, apply: (entries) => this.apply(entries), tickMs: config.raft.tickMs });
     this.loop.on("soft", ({ lead, role }) => {
       this.lead = lead;
       this.metrics.raftIsLeader.set(role === Role.Leader ? 1 : 0);
@@ -125,13 +144,14 @@ export class KingbusNode {
   }
 
   static async start(config: NodeConfig, log: Logger = createAdminLogger({ level: config.logLevel, destination: pino.destination(2) })): Promise<KingbusNode> {
-    const store = await LogStore.open(join(config.dataDir, "log"), { segmentBytes: config.storage.segmentBytes });
+    const metrics = createNodeMetrics();
+    const store = await LogStore.open(join(config.dataDir, "log"), { segmentBytes: config.storage.segmentBytes, onSync: (s) => metrics.storageFsyncSeconds.observe(s) });
     const directory = await MemberDirectory.load(config.dataDir, config.initialCluster ?? []);
     // Exports of snapshots that a crash interrupted are only hard links and copies: drop them.
     for (const name of await readdir(join(config.dataDir, "snapshots")).catch(() => [] as string[])) {
       if (name.startsWith("out-")) await rm(join(config.dataDir, "snapshots", name), { recursive: true, force: true });
     }
-    const node = new KingbusNode(config, store, directory, log);
+    const node = new KingbusNode(config, store, directory, log, metrics);
     node.urls.peer = await node.transport.start();
     // kingbus.v1.Admin shares the peer port (listen.admin defaults to it), for kingbus ctl and the operator.
     node.adminGrpc = serveAdmin(node.transport.server, { backend: node.backend(), control: node.control(), token: config.adminToken?.reveal(), logger: log });
@@ -140,6 +160,7 @@ export class KingbusNode {
     node.urls.http = http.url;
     node.loop.start();
     node.promoter = setInterval(() => void node.promoteCaughtUpLearners(), Math.max(100, config.raft.tickMs * 2));
+    node.gauges = setInterval(() => node.updateGauges(), 1000);
     if (config.storage.retentionMaxBytes !== undefined || config.storage.retentionMaxAgeMs !== undefined) {
       node.retention = setInterval(() => void node.applyRetention().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, "retention")), 10_000);
     }
@@ -151,6 +172,7 @@ export class KingbusNode {
   async stop(): Promise<void> {
     clearInterval(this.promoter);
     clearInterval(this.retention);
+    clearInterval(this.gauges);
     this.adminGrpc?.close();
     await this.loop.stop();
     await this.http.close();
@@ -177,6 +199,19 @@ export class KingbusNode {
     this.metrics.raftAppliedIndex.set(entries.at(-1)!.index);
     this.metrics.raftCommitIndex.set(status.commit);
     this.metrics.raftTerm.set(status.term);
+  }
+
+  /** Term, indexes and, on the leader, how many entries each peer lags behind the last index. */
+  private updateGauges(): void {
+    const s = this.loop.node.status();
+    this.metrics.raftTerm.set(s.term);
+    this.metrics.raftCommitIndex.set(s.commit);
+    this.metrics.raftAppliedIndex.set(this.loop.applied);
+    this.metrics.raftPeerLagEntries.reset();
+    const last = this.store.lastIndex();
+    for (const [id, p] of this.loop.node.progress() ?? []) {
+      if (id !== this.config.id) this.metrics.raftPeerLagEntries.set({ peer: String(id) }, Math.max(0, last - p.match));
+    }
   }
 
   /** Transport peers follow the membership in force: every other member whose address is known. */

@@ -14,6 +14,8 @@ export interface PersistOptions {
   /** Save a commit-only hard state change at most this often (Raft does not need it durable). */
   commitSaveIntervalMs?: number;
   now?: () => number;
+  /** Told how long each append of a Ready's entries took, write through fsync, in seconds. */
+  onAppend?: (seconds: number) => void;
 }
 
 export class RaftLogStorage implements Storage {
@@ -23,6 +25,7 @@ export class RaftLogStorage implements Storage {
   private lastCommitSaveMs = 0;
   private readonly commitSaveIntervalMs: number;
   private readonly now: () => number;
+  private readonly onAppend: ((seconds: number) => void) | undefined;
   /** Files of a leader's snapshot received by the transport, installed when Raft hands the snapshot over. */
   private staged: { meta: SnapshotMetadata; dir: string } | undefined;
 
@@ -33,6 +36,7 @@ export class RaftLogStorage implements Storage {
     this.savedHard = store.hardState();
     this.commitSaveIntervalMs = options.commitSaveIntervalMs ?? 1000;
     this.now = options.now ?? Date.now;
+    this.onAppend = options.onAppend;
   }
 
   hardState(): HardState {
@@ -93,7 +97,11 @@ export class RaftLogStorage implements Storage {
       }
       await this.store.saveConfState(ready.snapshot.conf);
     }
-    if (ready.entries.length > 0) await this.store.append([...ready.entries]);
+    if (ready.entries.length > 0) {
+      const started = performance.now();
+      await this.store.append([...ready.entries]);
+      this.onAppend?.((performance.now() - started) / 1000);
+    }
     const hs = ready.hardState;
     if (!hs) return;
     const voteChanged = hs.term !== this.savedHard.term || hs.vote !== this.savedHard.vote;

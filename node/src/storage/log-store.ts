@@ -46,6 +46,8 @@ export interface LogStoreOptions {
   now?: () => number;
   /** Sealed segments whose offset and key arrays stay in memory (default 8). */
   cachedSegments?: number;
+  /** Told the duration of every fdatasync of the log, in seconds (metrics). */
+  onSync?: (seconds: number) => void;
 }
 
 interface Segment {
@@ -86,6 +88,7 @@ export class LogStore {
   private readonly extract: BinlogInfoExtractor | undefined;
   private readonly now: () => number;
   private readonly cacheLimit: number;
+  private readonly onSync: ((seconds: number) => void) | undefined;
   private segments: Segment[] = [];
   /** The last durable index. */
   private last = 0;
@@ -111,6 +114,7 @@ export class LogStore {
     this.extract = options.extractBinlogInfo;
     this.now = options.now ?? Date.now;
     this.cacheLimit = options.cachedSegments ?? 8;
+    this.onSync = options.onSync;
   }
 
   static async open(dir: string, options: LogStoreOptions = {}): Promise<LogStore> {
@@ -497,7 +501,9 @@ export class LogStore {
   private async sync(seg: Segment): Promise<void> {
     if (seg.sealed) return;
     try {
+      const started = performance.now();
       await (await this.openWriter(seg)).datasync();
+      this.onSync?.((performance.now() - started) / 1000);
     } catch (e) {
       // After a failed fsync the page cache no longer says what is on disk: stop, reopen to recover.
       this.fail(new StorageError("STORAGE_FAILED", "fdatasync failed", { file: seg.path, cause: e }));
