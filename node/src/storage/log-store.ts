@@ -103,6 +103,7 @@ export class LogStore {
   private closed = false;
   private queue: PendingAppend[] = [];
   private writing: Promise<void> | undefined;
+  private scratch = Buffer.allocUnsafe(256 * 1024);
   /** The append batch being written now, if any. */
   private batchInFlight: Promise<void> | undefined;
   /** Mutations other than appends wait for the writer and hold it. */
@@ -471,7 +472,10 @@ export class LogStore {
   }
 
   private async writeRecords(seg: Segment, entries: Entry[], bytes: number): Promise<void> {
-    const buf = Buffer.allocUnsafe(bytes);
+    // One buffer reused for every batch (batches are written one at a time): a fresh allocation
+    // per batch is the kind of off-heap churn that drives frequent full garbage collections.
+    if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, this.scratch.length * 2));
+    const buf = this.scratch;
     const starts: number[] = [];
     let at = 0;
     for (const e of entries) {
