@@ -6,13 +6,14 @@
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3 } from "etcd3";
 import { progress } from "./report.ts";
+import { freePort } from "../../node/test-support/ports.ts";
 
 export const ETCD_PACKAGE = "etcd-server";
 
@@ -23,16 +24,7 @@ process.on("exit", () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Whether something accepts connections on 127.0.0.1:port (a system etcd on 2379, say). */
 export function listening(port: number): Promise<boolean> {

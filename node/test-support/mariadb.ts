@@ -28,8 +28,6 @@ import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cp, mkdir, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -39,6 +37,7 @@ import type { Connection, ConnectionOptions, QueryResult, RowDataPacket } from "
 import { KingbusError } from "../src/errors.ts";
 import { executable, repoRoot } from "./requirements.ts";
 import type { Requirement } from "./requirements.ts";
+import { freePort } from "./ports.ts";
 
 /** The server did not come up: the message ends with its error log. */
 export class MariadbStartError extends KingbusError {
@@ -227,18 +226,6 @@ function templateDir(): Promise<string> {
   // A failed build is retried by the next start rather than cached.
   template.catch(() => (template = undefined));
   return template;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.on("error", reject);
-    probe.listen(0, HOST, () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => (port === 3306 ? freePort().then(resolve, reject) : resolve(port)));
-    });
-  });
 }
 
 const live = new Set<Server>();

@@ -23,14 +23,8 @@ export async function fsyncDirectory(dir: string): Promise<void> {
   }
 }
 
-export async function writeAtomicFile(dir: string, name: string, value: unknown): Promise<void> {
-  const payload = Buffer.from(JSON.stringify(value), "utf8");
-  const bytes = Buffer.alloc(HEADER + payload.length);
-  MAGIC.copy(bytes, 0);
-  bytes.writeUInt16LE(META_FORMAT_VERSION, 4);
-  bytes.writeUInt32LE(payload.length, 8);
-  bytes.writeUInt32LE(crc32(payload), 12);
-  payload.copy(bytes, HEADER);
+/** Replaces dir/name with `bytes` atomically: temp file, fsync, rename, fsync of the directory. */
+export async function writeFileAtomically(dir: string, name: string, bytes: Uint8Array): Promise<void> {
   const tmp = join(dir, `${name}.tmp`);
   try {
     const fh = await open(tmp, "w");
@@ -47,6 +41,17 @@ export async function writeAtomicFile(dir: string, name: string, value: unknown)
     if (isNoSpace(e)) throw new StorageError("STORAGE_NO_SPACE", `no space to write ${name}`, { file: join(dir, name), cause: e });
     throw e;
   }
+}
+
+export async function writeAtomicFile(dir: string, name: string, value: unknown): Promise<void> {
+  const payload = Buffer.from(JSON.stringify(value), "utf8");
+  const bytes = Buffer.alloc(HEADER + payload.length);
+  MAGIC.copy(bytes, 0);
+  bytes.writeUInt16LE(META_FORMAT_VERSION, 4);
+  bytes.writeUInt32LE(payload.length, 8);
+  bytes.writeUInt32LE(crc32(payload), 12);
+  payload.copy(bytes, HEADER);
+  await writeFileAtomically(dir, name, bytes);
 }
 
 /** The file's JSON value, undefined when it does not exist; a damaged file is STORAGE_CORRUPT. */

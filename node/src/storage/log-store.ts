@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { EntryType, type ConfState, type Entry, type HardState, type SnapshotMetadata } from "../raft/types.ts";
 import { MysqlGtidSet } from "../binlog/gtid-mysql.ts";
 import { MariadbGtidState } from "../binlog/gtid-mariadb.ts";
-import { fsyncDirectory } from "./atomic-file.ts";
+import { fsyncDirectory, writeFileAtomically } from "./atomic-file.ts";
 import { SegmentBinlogIndex, sourceOf, seqOf, type BinlogIndexSummary, type BinlogInfoExtractor, type GtidKey } from "./binlog-index.ts";
 import { StorageError, isNoSpace } from "./errors.ts";
 import * as meta from "./meta.ts";
@@ -553,7 +553,7 @@ export class LogStore {
     const count = seg.lastIndex - seg.firstIndex + 1;
     const summary = { firstIndex: seg.firstIndex, count, segmentBytes: seg.sizeBytes, sealedMs, termRuns: seg.termRuns, confChanges: seg.confChanges, binlog: binlog.summary() };
     const sidecar = encodeSidecar(summary, { offsets, binlog });
-    await writeAtomicBytes(this.dir, sidecarName(seg.firstIndex), sidecar);
+    await writeFileAtomically(this.dir, sidecarName(seg.firstIndex), sidecar);
     await this.writer?.close();
     this.writer = undefined;
     seg.sealed = true;
@@ -963,19 +963,6 @@ function truncateFileSync(path: string, length: number): void {
   } finally {
     closeSync(fd);
   }
-}
-
-async function writeAtomicBytes(dir: string, name: string, bytes: Buffer): Promise<void> {
-  const tmp = join(dir, `${name}.tmp`);
-  const fh = await open(tmp, "w");
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, name));
-  await fsyncDirectory(dir);
 }
 
 /** The synchronous twin used during recovery; open() fsyncs the directory once at its end. */
