@@ -105,7 +105,7 @@ export class KingbusCluster {
 
   start(id: number): void {
     const n = this.node(id);
-    const child = spawn(join(repoRoot, "bin", "kingbus"), ["node", "--config", n.configFile], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(join(repoRoot, "bin", "kingbus"), ["node", "--config", n.configFile], { stdio: ["ignore", process.env.KINGBUS_TEST_STDOUT ? "inherit" : "ignore", "pipe"] });
     child.stderr!.on("data", (chunk: Buffer) => {
       n.stderr.push(chunk.toString());
       if (n.stderr.length > 200) n.stderr.shift();
