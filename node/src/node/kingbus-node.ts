@@ -12,7 +12,7 @@ import { serveAdmin, type AdminGrpcService } from "../admin/grpc-admin.ts";
 import type { ControlMember, NodeControl } from "../admin/control.ts";
 import { AdminError, AdminHttpServer, createAdminLogger, createNodeMetrics, type AdminBackend, type ClusterMember, type ExtraRoute, type NodeMetrics } from "../admin/index.ts";
 import type { NodeConfig } from "../config/index.ts";
-import { ConfChangeType, ProposalDroppedError, RawNode, Role, SeededRandom, decodeConfChange } from "../raft/index.ts";
+import { ConfChangeType, ProposalDroppedError, RawNode, Role, SeededRandom, decodeConfChange, type Message } from "../raft/index.ts";
 import { LogStore } from "../storage/log-store.ts";
 import { purgeThrough } from "../storage/retention.ts";
 import { PeerTransport } from "../transport/peer-transport.ts";
@@ -67,11 +67,7 @@ export class KingbusNode {
       listen: `${config.listen.peer.host}:${config.listen.peer.port}`,
       tls: config.peerTls,
       onMessages: (messages) => {
-        for (const m of messages) {
-          if (m.type !== "MsgApp" || m.entries.length === 0) continue;
-          this.metrics.raftReplicatedEntries.inc({ direction: "received" }, m.entries.length);
-          this.metrics.raftReplicatedBytes.inc({ direction: "received" }, m.entries.reduce((n, e) => n + e.data.length, 0));
-        }
+        this.countReplicated("received", messages);
         this.loop.receive(messages);
       },
       onReachability: (peer, reachable) => {
@@ -103,12 +99,8 @@ export class KingbusNode {
     });
     const transport = this.transport;
     const counted = {
-      send: (messages: Parameters<PeerTransport["send"]>[0]): void => {
-        for (const m of messages) {
-          if (m.type !== "MsgApp" || m.entries.length === 0) continue;
-          this.metrics.raftReplicatedEntries.inc({ direction: "sent" }, m.entries.length);
-          this.metrics.raftReplicatedBytes.inc({ direction: "sent" }, m.entries.reduce((n, e) => n + e.data.length, 0));
-        }
+      send: (messages: readonly Message[]): void => {
+        this.countReplicated("sent", messages);
         transport.send(messages);
       },
     };
@@ -233,12 +225,17 @@ export class KingbusNode {
     this.peers.add(m.id);
   }
 
+  /** The HTTP API's view of the members: the admin view without roles and progress. */
   private members(): ClusterMember[] {
-    const inForce = new Set([...this.conf.voters, ...this.conf.learners]);
-    return this.directory
-      .all()
-      .filter((m) => inForce.has(m.id))
-      .map((m) => ({ id: BigInt(m.id), name: m.name, peerUrls: [m.peerUrl], adminUrls: m.adminUrl ? [m.adminUrl] : [], isLeader: m.id === this.lead }));
+    return this.controlMembers().map((m) => ({ id: BigInt(m.id), name: m.name, peerUrls: m.peerUrls, adminUrls: m.adminUrls, isLeader: m.isLeader }));
+  }
+
+  private countReplicated(direction: "sent" | "received", messages: readonly Message[]): void {
+    for (const m of messages) {
+      if (m.type !== "MsgApp" || m.entries.length === 0) continue;
+      this.metrics.raftReplicatedEntries.inc({ direction }, m.entries.length);
+      this.metrics.raftReplicatedBytes.inc({ direction }, m.entries.reduce((n, e) => n + e.data.length, 0));
+    }
   }
 
   private requireLeader(): number {

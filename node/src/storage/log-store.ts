@@ -18,7 +18,7 @@ import { SegmentBinlogIndex, sourceOf, seqOf, type BinlogIndexSummary, type Binl
 import { StorageError, isNoSpace } from "./errors.ts";
 import * as meta from "./meta.ts";
 import { Notifier } from "./notifier.ts";
-import { decodeRecord, encodeRecord, recordLength } from "./record.ts";
+import { RECORD_HEADER_LENGTH, decodeRecord, encodeRecord, recordLength } from "./record.ts";
 import { purgeThrough, type RetentionPolicy, type SegmentFacts } from "./retention.ts";
 import {
   SEGMENT_HEADER_LENGTH,
@@ -775,7 +775,7 @@ export class LogStore {
     while (at < bytes.length) {
       const r = decodeRecord(bytes, at);
       if (!r.ok) {
-        const tornTail = r.reason === "short" || isZeros(bytes, at) || this.isLastRecord(bytes, at);
+        const tornTail = r.reason === "short" || isZeros(bytes, at) || isLastRecord(bytes, at);
         if (isLast && tornTail) {
           truncateFileSync(path, at);
           break;
@@ -794,11 +794,6 @@ export class LogStore {
     }
     seg.sizeBytes = at;
     return seg;
-  }
-
-  /** A bad record whose announced length reaches exactly the end of the file is the torn last one. */
-  private isLastRecord(bytes: Buffer, at: number): boolean {
-    return bytes.length - at >= 4 && at + 25 + bytes.readUInt32LE(at) === bytes.length;
   }
 
   // ---------------------------------------------------------------- internals: lookups
@@ -920,6 +915,11 @@ function coalesce(batches: Entry[][]): Entry[] {
 
 function inRange(s: { min: bigint; max: bigint } | undefined, key: bigint, orAbove: boolean): boolean {
   return s !== undefined && key <= s.max && (orAbove || key >= s.min);
+}
+
+/** A bad record whose announced length reaches exactly the end of the file is the torn last one. */
+function isLastRecord(bytes: Buffer, at: number): boolean {
+  return bytes.length - at >= 4 && at + RECORD_HEADER_LENGTH + bytes.readUInt32LE(at) === bytes.length;
 }
 
 function isZeros(bytes: Buffer, from: number): boolean {

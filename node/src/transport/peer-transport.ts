@@ -288,14 +288,19 @@ export class PeerTransport {
     return { code, details };
   }
 
-  async #serveSend(call: ServerReadableStream<WireMessageBatch, WireSendResponse>, callback: sendUnaryData<WireSendResponse>): Promise<void> {
-    let from: number;
+  /** The peer a stream comes from, or undefined after refusing a stream meant for another node or cluster. */
+  #identify(metadata: Metadata, callback: (error: { code: status; details: string }) => void): number | undefined {
     try {
-      from = checkIdentity(call.metadata, { id: this.#id, cluster: this.#cluster });
+      return checkIdentity(metadata, { id: this.#id, cluster: this.#cluster });
     } catch (e) {
       callback(this.#refuse(e, status.FAILED_PRECONDITION));
-      return;
+      return undefined;
     }
+  }
+
+  async #serveSend(call: ServerReadableStream<WireMessageBatch, WireSendResponse>, callback: sendUnaryData<WireSendResponse>): Promise<void> {
+    const from = this.#identify(call.metadata, callback);
+    if (from === undefined) return;
     // Response headers now: the sender's sign that this end accepted the stream.
     call.sendMetadata(new Metadata());
     try {
@@ -318,13 +323,8 @@ export class PeerTransport {
   }
 
   async #serveSnapshot(call: ServerReadableStream<WireSnapshotChunk, WireSnapshotResponse>, callback: sendUnaryData<WireSnapshotResponse>): Promise<void> {
-    let from: number;
-    try {
-      from = checkIdentity(call.metadata, { id: this.#id, cluster: this.#cluster });
-    } catch (e) {
-      callback(this.#refuse(e, status.FAILED_PRECONDITION));
-      return;
-    }
+    const from = this.#identify(call.metadata, callback);
+    if (from === undefined) return;
     const snapshots = this.#options.snapshots;
     if (snapshots === undefined) {
       callback(this.#refuse(new TransportError("TRANSPORT_REFUSED", `node ${this.#id} is not configured to take snapshots`, { peer: from }), status.FAILED_PRECONDITION));
