@@ -190,6 +190,7 @@ export class RaftLoop extends EventEmitter<RaftLoopEvents> {
       await this.apply(rd.committedEntries);
       for (const e of rd.committedEntries) this.settle(e);
       this.appliedIndex = rd.committedEntries.at(-1)!.index;
+      this.storage.releaseThrough(this.appliedIndex);
       this.emit("applied", this.appliedIndex);
     }
   }
