@@ -27,10 +27,9 @@ import type { BatchItem } from "../log-entry/format.ts";
 import type { StreamPosition } from "../log-entry/binlog-state.ts";
 import { KingbusError } from "../errors.ts";
 
+/** SYNCER_BAD_EVENT: an event fails its CRC or does not decode; SYNCER_OUT_OF_ORDER: the stream breaks the protocol. */
 export class AssemblerError extends KingbusError {
-  constructor(code: "SYNCER_BAD_EVENT" | "SYNCER_OUT_OF_ORDER", message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-  }
+  declare readonly code: "SYNCER_BAD_EVENT" | "SYNCER_OUT_OF_ORDER";
 }
 
 /** An item to store, and whether the primary asked for a semi-sync ack once it is committed. */
