@@ -14,6 +14,8 @@ import type { GtidKey } from "../storage/binlog-index.ts";
 import { MariadbGtidState, formatMariadbGtid } from "../binlog/gtid-mariadb.ts";
 import { MysqlGtidSet, formatMysqlGtid } from "../binlog/gtid-mysql.ts";
 import type { Flavor } from "../binlog/format.ts";
+import { EVENT_HEADER_LENGTH, readEventHeader } from "../binlog/header.ts";
+import { EventType } from "../binlog/event-type.ts";
 import { decodeEntry, isLogEntry, type BatchItem, type FragmentPayload } from "./format.ts";
 
 /** The control record that configures the syncer; the newest committed one is in force. */
@@ -41,6 +43,11 @@ export class BinlogState {
   /** MySQL: every GTID stored (or purged before the retained log). */
   mysql: MysqlGtidSet;
   position: StreamPosition | undefined;
+  /**
+   * server_id in the header of the last stored FORMAT_DESCRIPTION event: which server wrote the
+   * files the position refers to. A primary with another id (a re-point) has files of its own.
+   */
+  writerServerId: number | undefined;
   /** The last stored transaction's GTID, as text ("" before any). */
   lastGtid = "";
   /** Header timestamp of the last stored transaction's first event (seconds since 1970). */
@@ -97,6 +104,7 @@ export class BinlogState {
   private applyItem(item: BatchItem): void {
     this.position = { file: item.file, pos: item.endPos };
     if (item.kind === "event") {
+      if (item.event.length >= EVENT_HEADER_LENGTH && item.event[4] === EventType.FORMAT_DESCRIPTION) this.writerServerId = readEventHeader(item.event).serverId;
       this.events++;
       this.bytes += item.event.length;
       return;

@@ -56,7 +56,7 @@ function bytesOf(items: readonly AssembledItem[]): Buffer {
   return Buffer.concat(items.map(({ item }) => (item.kind === "transaction" ? item.events : item.event)));
 }
 
-const nothingStored: StoredProgress = { position: undefined, hasGtid: () => false };
+const nothingStored: StoredProgress = { position: undefined, writerServerId: undefined, hasGtid: () => false };
 
 for (const fixture of FIXTURES) {
   test(`${fixture}: the items are the file, byte for byte, in whole transactions`, { skip }, () => {
@@ -127,4 +127,18 @@ test("binlog file names order by their numeric extension within one series only"
   assert.ok(compareBinlogFiles("bin.1000000", "bin.999999")! > 0);
   assert.equal(compareBinlogFiles("a.000001", "b.000002"), undefined);
   assert.equal(compareBinlogFiles("noext", "bin.000001"), undefined);
+});
+
+test("after a re-point, positions of another server's files do not hide its transactions", { skip }, () => {
+  const s = stream("mariadb/mariadb-bin.000001");
+  const all = feed(new TransactionAssembler(nothingStored, s.checksum), s.events);
+  const last = all.at(-1)!.item;
+  // Stored: the same file name, far past every position, but written by another server, and none of these GTIDs.
+  const elsewhere: StoredProgress = { position: { file: last.file, pos: 1 << 30 }, writerServerId: 999_999, hasGtid: () => false };
+  assert.deepEqual(feed(new TransactionAssembler(elsewhere, s.checksum), s.events).map((x) => x.item.endPos), all.map((x) => x.item.endPos));
+  // The same server: those positions are stored already.
+  const fde = all.find((x) => x.item.kind === "event")!.item;
+  const writer = fde.kind === "event" ? fde.event.readUInt32LE(5) : 0;
+  const same: StoredProgress = { ...elsewhere, writerServerId: writer };
+  assert.deepEqual(feed(new TransactionAssembler(same, s.checksum), s.events), []);
 });

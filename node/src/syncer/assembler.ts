@@ -41,6 +41,8 @@ export interface AssembledItem {
 /** What the log already holds when the connection starts. */
 export interface StoredProgress {
   readonly position: StreamPosition | undefined;
+  /** server_id of the FORMAT_DESCRIPTION that began the stored position's file. */
+  readonly writerServerId: number | undefined;
   hasGtid(g: GtidKey): boolean;
 }
 
@@ -73,6 +75,7 @@ export class TransactionAssembler {
   /** The stored (or already returned) end: events at or before it in its file are skipped. */
   private emitted: StreamPosition | undefined;
   private pending: Pending | undefined;
+  private sawDescription = false;
   /** Where the primary's stream stands (events and heartbeats alike). */
   primaryPosition: StreamPosition | undefined;
   /** Header timestamp of the newest event received, seconds since 1970 (0 before any). */
@@ -125,6 +128,13 @@ export class TransactionAssembler {
     if (this.file === undefined) throw new AssemblerError("SYNCER_OUT_OF_ORDER", `a ${type} event arrived before the ROTATE that names its file`);
     if (header.logPos !== 0) this.primaryPosition = { file: this.file, pos: header.logPos };
 
+    if (type === EventType.FORMAT_DESCRIPTION && !this.sawDescription) {
+      this.sawDescription = true;
+      // Another server wrote these files (the syncer was pointed at another primary): its file
+      // names and positions say nothing about the stored ones. GTIDs alone tell what is stored.
+      const writer = this.stored.writerServerId;
+      if (writer !== undefined && writer !== header.serverId) this.emitted = undefined;
+    }
     const done = this.parser.push({ offset: 0, size: bytes.length, event: read.event });
     if (done.length === 0) {
       if (this.parser.inTransaction) {
