@@ -1,0 +1,201 @@
+/**
+ * A TCP socket spoken in packets: reads whole payloads (split payloads joined), writes payloads
+ * framed with the connection's sequence id, and respects backpressure: a write resolves once the
+ * socket has taken the bytes into its buffer, and waits for 'drain' when socket.write() said the
+ * buffer is full. A dump session that awaits each write therefore never holds more than one
+ * socket buffer of events in memory, however slow the replica.
+ *
+ * Sequence ids: every payload read must carry the id this side expects (the one after the last
+ * packet written or read); `resetSequence()` starts a new command at 0.
+ */
+import type { Socket } from "node:net";
+import { WireError } from "./errors.ts";
+import { MAX_PACKET_PAYLOAD } from "./constants.ts";
+import { framePayload, PACKET_HEADER_LENGTH, PacketParser } from "./packet.ts";
+
+export interface PacketSocketOptions {
+  /** Largest payload accepted from the peer (max_allowed_packet). Default 64 MiB. */
+  maxPayload?: number;
+  /** Largest packet payload before a split; only tests change it. Default 0xFFFFFF. */
+  maxPacketPayload?: number;
+}
+
+type Waiter = { resolve: (payload: Buffer) => void; reject: (error: Error) => void };
+
+export class PacketSocket {
+  readonly socket: Socket;
+  /** The id of the next packet, in either direction. */
+  sequenceId = 0;
+  private readonly parser: PacketParser;
+  private readonly maxPacketPayload: number | undefined;
+  private readonly queue: Buffer[] = [];
+  /** The sequence ids of the queued payloads: checked when they are read, in order. */
+  private readonly sequenceIds: Array<{ first: number; packets: number }> = [];
+  private readonly waiters: Waiter[] = [];
+  private failure: Error | undefined;
+  private closedFlag = false;
+  /** Resolves when the socket has closed (for any reason). */
+  readonly closed: Promise<void>;
+
+  constructor(socket: Socket, options: PacketSocketOptions = {}) {
+    this.socket = socket;
+    this.maxPacketPayload = options.maxPacketPayload;
+    this.parser = new PacketParser({ maxPayload: options.maxPayload, maxPacketPayload: options.maxPacketPayload });
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", (error) => this.fail(new WireError("WIRE_CLOSED", `connection failed: ${error.message}`, { cause: error })));
+    socket.on("close", () => {
+      this.closedFlag = true;
+      this.fail(new WireError("WIRE_CLOSED", "connection closed by the peer"));
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closedFlag || this.socket.destroyed;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.failure) return;
+    this.parser.push(chunk);
+    try {
+      for (let received = this.parser.next(); received !== undefined; received = this.parser.next()) {
+        this.deliver(received.payload, received.sequenceId, received.packets);
+      }
+    } catch (error) {
+      this.fail(error as Error);
+    }
+  }
+
+  private deliver(payload: Buffer, first: number, packets: number): void {
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      this.accept(payload, first, packets, waiter);
+      return;
+    }
+    this.queue.push(payload);
+    this.sequenceIds.push({ first, packets });
+  }
+
+  private accept(payload: Buffer, first: number, packets: number, waiter: Waiter): void {
+    if (first !== this.sequenceId) {
+      const error = new WireError("WIRE_OUT_OF_ORDER", `got packet ${first}, expected ${this.sequenceId}`);
+      waiter.reject(error);
+      return;
+    }
+    this.sequenceId = (first + packets) & 0xff;
+    waiter.resolve(payload);
+  }
+
+  private fail(error: Error): void {
+    if (!this.failure) this.failure = error;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(this.failure);
+  }
+
+  /** The next payload; rejects with WireError when the connection closes or misbehaves. */
+  read(): Promise<Buffer> {
+    const payload = this.queue.shift();
+    if (payload !== undefined) {
+      const { first, packets } = this.sequenceIds.shift()!;
+      return new Promise((resolve, reject) => this.accept(payload, first, packets, { resolve, reject }));
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Like read(), but rejects with WIRE_TIMEOUT when nothing arrives within `ms` (and the packet is not lost if it comes later). */
+  readWithin(ms: number): Promise<Buffer> {
+    if (this.queue.length > 0 || this.failure) return this.read();
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: (payload) => {
+          clearTimeout(timer);
+          resolve(payload);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        reject(new WireError("WIRE_TIMEOUT", `no packet within ${ms} ms`));
+      }, ms);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Starts a new command: the next packet in either direction has id 0. */
+  resetSequence(): void {
+    this.sequenceId = 0;
+  }
+
+  /** Writes one payload (split when large) and waits while the socket's buffer is full. */
+  write(payload: Uint8Array): Promise<void> {
+    return this.writeAll([payload]);
+  }
+
+  /** Writes several payloads in one go (a result set): one syscall, one wait for drain at most. */
+  writeAll(payloads: readonly Uint8Array[]): Promise<void> {
+    if (this.isClosed) return Promise.reject(this.failure ?? new WireError("WIRE_CLOSED", "connection is closed"));
+    let ok = true;
+    this.socket.cork();
+    for (const payload of payloads) {
+      const framed = framePayload(payload, this.sequenceId, this.maxPacketPayload);
+      this.sequenceId = framed.nextSequenceId;
+      for (const chunk of framed.chunks) ok = this.socket.write(chunk);
+    }
+    this.socket.uncork();
+    return ok ? Promise.resolve() : this.drained();
+  }
+
+  /**
+   * Writes one payload given in parts (a dump's `0x00` + event) without joining them, unless the
+   * payload is large enough to be split over packets.
+   */
+  writeParts(parts: readonly Buffer[]): Promise<void> {
+    let total = 0;
+    for (const part of parts) total += part.length;
+    const max = this.maxPacketPayload ?? MAX_PACKET_PAYLOAD;
+    if (total >= max) return this.write(Buffer.concat(parts, total));
+    if (this.isClosed) return Promise.reject(this.failure ?? new WireError("WIRE_CLOSED", "connection is closed"));
+    const header = Buffer.allocUnsafe(PACKET_HEADER_LENGTH);
+    header.writeUIntLE(total, 0, 3);
+    header[3] = this.sequenceId;
+    this.sequenceId = (this.sequenceId + 1) & 0xff;
+    this.socket.cork();
+    let ok = this.socket.write(header);
+    for (const part of parts) if (part.length > 0) ok = this.socket.write(part);
+    this.socket.uncork();
+    return ok ? Promise.resolve() : this.drained();
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onDrain = (): void => {
+        this.socket.off("close", onClose);
+        resolve();
+      };
+      const onClose = (): void => {
+        this.socket.off("drain", onDrain);
+        reject(this.failure ?? new WireError("WIRE_CLOSED", "connection closed while writing"));
+      };
+      this.socket.once("drain", onDrain);
+      this.socket.once("close", onClose);
+    });
+  }
+
+  /** Ends the connection after what was written is flushed; destroys it if the peer lingers. */
+  async end(graceMs = 2000): Promise<void> {
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    const timer = setTimeout(() => this.socket.destroy(), graceMs);
+    timer.unref();
+    await this.closed;
+    clearTimeout(timer);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
