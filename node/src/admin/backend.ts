@@ -63,6 +63,19 @@ export interface SyncerConfig {
   readonly semiSync: boolean;
   /** Heartbeat period asked of the primary, in milliseconds (the original fixed 10 s). */
   readonly heartbeatPeriodMs: number;
+  /** TLS to the primary (absent: plain TCP). */
+  readonly tls?: SyncerTls;
+}
+
+/** TLS to the primary: required when given; certificates in PEM. */
+export interface SyncerTls {
+  /** CA the primary's certificate must chain to (default: the system's CAs). */
+  readonly ca?: string;
+  /** Client certificate and key, for a primary that requires X509. */
+  readonly cert?: string;
+  readonly key?: string;
+  /** Default true: refuse a primary whose certificate does not verify. */
+  readonly verifyServerCert: boolean;
 }
 
 /** Where the stored binlog stands, as both statuses report it. */
@@ -84,6 +97,25 @@ export interface SyncerStatus extends BinlogProgress {
   readonly mysqlAddr: string;
   readonly mysqlUser: string;
   readonly semiSync: boolean;
+  /** Beyond the original's fields: how the syncer is doing. */
+  readonly details?: SyncerDetails;
+}
+
+export interface SyncerDetails {
+  /** "connecting", "running" (dumping), "error" (waiting to reconnect) or "stopped". */
+  readonly phase: string;
+  /** Why the last connection ended, when it failed. */
+  readonly lastError: string | undefined;
+  /** Flavour and version of the primary last connected to. */
+  readonly primaryFlavor: string | undefined;
+  readonly primaryVersion: string | undefined;
+  /** null when not connected. */
+  readonly secondsBehindPrimary: number | null;
+  /** Primary timestamp of the newest event received (ISO 8601), or undefined. */
+  readonly lastEventTime: string | undefined;
+  readonly eventsReceived: number;
+  readonly bytesReceived: number;
+  readonly transactionsCommitted: number;
 }
 
 /** The primary role of one member (PUT /binlog/server/start): where replicas connect and as whom. */

@@ -8,6 +8,9 @@ import type { AdminMethodName } from "../transport/admin-types.ts";
 import type { ControlMember, NewLearner, NodeControl, NodeStatus, PurgeTarget } from "./control.ts";
 import { AdminError } from "./errors.ts";
 import { AdminGrpcClient, serveAdmin, type ServeAdminOptions } from "./grpc-admin.ts";
+
+/** The StartSyncer fields beyond the original's: defaults (heartbeat from the backend, no TLS). */
+const NO_TLS = { heartbeatPeriodMs: 0, mysqlTls: false, mysqlTlsCa: "", mysqlTlsCert: "", mysqlTlsKey: "", mysqlTlsSkipVerify: false };
 import { FakeBackend } from "./testing/fake-backend.ts";
 
 const PASSWORD = "s3cret-Pa55word";
@@ -209,20 +212,20 @@ describe("admin gRPC service: every RPC maps to the backend or the control", () 
 
   it("StartSyncer hands the whole configuration to the backend and answers the status without the password", async () => {
     s.control.passwordSet = true;
-    const r = await client.call("StartSyncer", { syncerId: 1001, syncerUuid: "f7e30637-f15a-11e8-accc-244427b6b60e", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb", mysqlPassword: PASSWORD, semiSync: true });
+    const r = await client.call("StartSyncer", { syncerId: 1001, syncerUuid: "f7e30637-f15a-11e8-accc-244427b6b60e", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb", mysqlPassword: PASSWORD, semiSync: true, ...NO_TLS });
     assert.deepEqual(s.backend.syncerConfig, { syncerId: 1001, syncerUuid: "f7e30637-f15a-11e8-accc-244427b6b60e", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb", mysqlPassword: PASSWORD, semiSync: true, heartbeatPeriodMs: 10_000 });
     assert.equal(r.status, "running");
     assert.equal(r.mysqlPasswordSet, true);
     assert.equal(r.mysqlAddr, "10.0.0.5:3306");
     assert.equal(r.lastBinlogFile, "mysql_bin.000006");
     assert.ok(!JSON.stringify(r).includes(PASSWORD));
-    const again = await refusal(client.call("StartSyncer", { syncerId: 1001, syncerUuid: "f7e30637-f15a-11e8-accc-244427b6b60e", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb", mysqlPassword: PASSWORD, semiSync: true }));
+    const again = await refusal(client.call("StartSyncer", { syncerId: 1001, syncerUuid: "f7e30637-f15a-11e8-accc-244427b6b60e", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb", mysqlPassword: PASSWORD, semiSync: true, ...NO_TLS }));
     assert.equal(again.code, "ALREADY_RUNNING");
     assert.equal(again.grpcStatus, status.ALREADY_EXISTS);
     assert.equal((await client.call("GetSyncerStatus", {})).status, "running");
     assert.equal((await client.call("StopSyncer", {})).status, "stopped");
     assert.deepEqual(s.backend.calls.filter((c) => c.includes("yncer")).slice(-3), ["syncerStatus", "stopSyncer", "syncerStatus"]);
-    const bad = await refusal(client.call("StartSyncer", { syncerId: 0, syncerUuid: "nope", mysqlAddr: "10.0.0.5", mysqlUser: "", mysqlPassword: PASSWORD, semiSync: false }));
+    const bad = await refusal(client.call("StartSyncer", { syncerId: 0, syncerUuid: "nope", mysqlAddr: "10.0.0.5", mysqlUser: "", mysqlPassword: PASSWORD, semiSync: false, ...NO_TLS }));
     assert.equal(bad.code, "ADMIN_BAD_REQUEST");
     assert.match(bad.message, /^syncer_id: .*; syncer_uuid: .*; mysql_addr: .*; mysql_user: /);
   });
@@ -340,7 +343,7 @@ describe("admin gRPC service: passwords", () => {
       const original = s.backend.syncerStatus.bind(s.backend);
       s.backend.syncerStatus = async () => ({ ...(await original()), mysqlPassword: PASSWORD }) as Awaited<ReturnType<typeof original>>;
       s.backend.failNext = new AdminError("UNAVAILABLE", `cannot connect as kb:${PASSWORD}@10.0.0.5`);
-      const start1 = { syncerId: 1, syncerUuid: "f7e30637-f15a-11e8-accc-244427b6b60e", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb", mysqlPassword: PASSWORD, semiSync: false };
+      const start1 = { syncerId: 1, syncerUuid: "f7e30637-f15a-11e8-accc-244427b6b60e", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb", mysqlPassword: PASSWORD, semiSync: false, ...NO_TLS };
       const e = await refusal(client.call("StartSyncer", start1));
       assert.equal(e.message, "cannot connect as kb:******@10.0.0.5");
       const r = await client.call("StartSyncer", start1);
@@ -376,7 +379,7 @@ describe("admin gRPC service: forwarding to the leader", () => {
       assert.ok(!follower.control.calls.some(([c]) => c === "addLearner"), "the follower's control was not asked");
       assert.ok(leader.logs.some((l) => /"method":"AddLearner"/.test(l)));
 
-      await client.call("StartSyncer", { syncerId: 1, syncerUuid: "f7e30637-f15a-11e8-accc-244427b6b60e", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb", mysqlPassword: PASSWORD, semiSync: false });
+      await client.call("StartSyncer", { syncerId: 1, syncerUuid: "f7e30637-f15a-11e8-accc-244427b6b60e", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb", mysqlPassword: PASSWORD, semiSync: false, ...NO_TLS });
       assert.equal(leader.backend.syncerConfig?.mysqlPassword, PASSWORD, "the password reached the leader");
       assert.equal(followerBackend.syncerConfig, undefined);
 

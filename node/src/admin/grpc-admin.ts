@@ -294,7 +294,12 @@ function syncerMessage(s: SyncerStatus, passwordSet: boolean): AdminSyncerStatus
     purgedGtidSet: s.purgedGtidSet,
     lastBinlogFile: s.lastBinlogFile,
     lastFilePosition: s.lastFilePosition,
-    lastError: "",
+    lastError: s.details?.lastError ?? "",
+    phase: s.details?.phase ?? s.status,
+    secondsBehindPrimary: s.details?.secondsBehindPrimary ?? -1,
+    eventsReceived: s.details?.eventsReceived ?? 0,
+    bytesReceived: s.details?.bytesReceived ?? 0,
+    transactionsCommitted: s.details?.transactionsCommitted ?? 0,
   };
 }
 
@@ -400,6 +405,10 @@ export function serveAdmin(server: Server, options: ServeAdminOptions): AdminGrp
           mysql_user: r.mysqlUser,
           mysql_password: r.mysqlPassword,
           semi_sync: r.semiSync,
+          ...(r.heartbeatPeriodMs > 0 ? { heartbeat_period: r.heartbeatPeriodMs / 1000 } : {}),
+          mysql_tls: r.mysqlTls
+            ? { ...(r.mysqlTlsCa ? { ca: r.mysqlTlsCa } : {}), ...(r.mysqlTlsCert ? { cert: r.mysqlTlsCert } : {}), ...(r.mysqlTlsKey ? { key: r.mysqlTlsKey } : {}), verify_server_cert: !r.mysqlTlsSkipVerify }
+            : false,
         });
         await backend.startSyncer(config);
         return syncerAnswer();

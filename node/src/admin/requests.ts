@@ -57,9 +57,31 @@ const startSyncer = z
         .min(0.001, { error: (i) => `must be from 0.001 to 4294967 seconds (got ${String(i.input)})` })
         .max(4294967, { error: (i) => `must be from 0.001 to 4294967 seconds (got ${String(i.input)})` })
         .default(10),
+      /** true: TLS verified against the system CAs; an object: with its own CA or client certificate. */
+      mysql_tls: z
+        .union(
+          [
+            z.boolean({ error: typeError("true, false or an object") }),
+            z.object(
+              {
+                ca: z.string({ error: typeError("a PEM string") }).optional(),
+                cert: z.string({ error: typeError("a PEM string") }).optional(),
+                key: z.string({ error: typeError("a PEM string") }).optional(),
+                verify_server_cert: z.boolean({ error: typeError("true or false") }).default(true),
+              },
+              { error: typeError("an object") },
+            ),
+          ],
+          { error: typeError("true, false or an object with ca, cert, key, verify_server_cert") },
+        )
+        .default(false),
     },
     { error: typeError("a JSON object") },
   )
+  .refine((b) => typeof b.mysql_tls !== "object" || (b.mysql_tls.cert === undefined) === (b.mysql_tls.key === undefined), {
+    error: "mysql_tls: cert and key go together",
+    path: ["mysql_tls"],
+  })
   .transform(
     (b): SyncerConfig => ({
       syncerId: b.syncer_id,
@@ -69,6 +91,9 @@ const startSyncer = z
       mysqlPassword: b.mysql_password,
       semiSync: b.semi_sync,
       heartbeatPeriodMs: Math.round(b.heartbeat_period * 1000),
+      ...(b.mysql_tls === false
+        ? {}
+        : { tls: b.mysql_tls === true ? { verifyServerCert: true } : { ca: b.mysql_tls.ca, cert: b.mysql_tls.cert, key: b.mysql_tls.key, verifyServerCert: b.mysql_tls.verify_server_cert } }),
     }),
   );
 

@@ -45,6 +45,19 @@ export function syncerStatusView(s: SyncerStatus): Record<string, unknown> {
     semi_sync: s.semiSync,
     ...progressView(s),
     status: s.status,
+    ...(s.details
+      ? {
+          phase: s.details.phase,
+          last_error: s.details.lastError ?? "",
+          primary_flavor: s.details.primaryFlavor ?? "",
+          primary_version: s.details.primaryVersion ?? "",
+          seconds_behind_primary: s.details.secondsBehindPrimary,
+          last_event_time: s.details.lastEventTime ?? "",
+          events_received: s.details.eventsReceived,
+          bytes_received: s.details.bytesReceived,
+          transactions_committed: s.details.transactionsCommitted,
+        }
+      : {}),
   };
 }
 

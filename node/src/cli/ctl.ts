@@ -388,6 +388,12 @@ function registerCommands(ctl: Command, io: CtlIo): void {
     .option("--mysql-password <password>", "the replication user's password (visible to other local users: prefer the file or KINGBUS_MYSQL_PASSWORD)")
     .option("--mysql-password-file <path>", "a file holding the password")
     .option("--semi-sync", "acknowledge transactions to a semi-sync primary once committed in Raft")
+    .option("--heartbeat-period <seconds>", "heartbeat period asked of the primary (default 10)", parsePositiveSeconds)
+    .option("--mysql-tls", "connect to the primary with TLS (verified against the system CAs unless --mysql-tls-ca)")
+    .option("--mysql-tls-ca <file>", "PEM file of the CA the primary's certificate must chain to (implies --mysql-tls)")
+    .option("--mysql-tls-cert <file>", "PEM client certificate, for a primary that requires X509 (with --mysql-tls-key)")
+    .option("--mysql-tls-key <file>", "PEM key of the client certificate")
+    .option("--mysql-tls-skip-verify", "accept a primary whose certificate does not verify (not recommended)")
     .action((_o: unknown, cmd: Command) =>
       run(cmd, "StartSyncer", (o) => ({
         syncerId: o.syncerId as number,
@@ -396,6 +402,12 @@ function registerCommands(ctl: Command, io: CtlIo): void {
         mysqlUser: String(o.mysqlUser),
         mysqlPassword: password(o.mysqlPassword, o.mysqlPasswordFile, "--mysql-password", io.env.KINGBUS_MYSQL_PASSWORD),
         semiSync: o.semiSync === true,
+        heartbeatPeriodMs: typeof o.heartbeatPeriod === "number" ? Math.round(o.heartbeatPeriod * 1000) : 0,
+        mysqlTls: o.mysqlTls === true || o.mysqlTlsCa !== undefined || o.mysqlTlsCert !== undefined,
+        mysqlTlsCa: pemFile(o.mysqlTlsCa, "--mysql-tls-ca"),
+        mysqlTlsCert: pemFile(o.mysqlTlsCert, "--mysql-tls-cert"),
+        mysqlTlsKey: pemFile(o.mysqlTlsKey, "--mysql-tls-key"),
+        mysqlTlsSkipVerify: o.mysqlTlsSkipVerify === true,
       }), syncerText));
   syncer.command("stop").description("stop pulling").action((_o: unknown, cmd: Command) => run(cmd, "StopSyncer", () => ({}), syncerText));
   syncer.command("status").description("the syncer's configuration and position").action((_o: unknown, cmd: Command) => run(cmd, "GetSyncerStatus", () => ({}), syncerText));
@@ -427,6 +439,18 @@ function registerCommands(ctl: Command, io: CtlIo): void {
         if (o.before !== undefined) return { beforeUnixMs: o.before as number };
         return { retention: true };
       }, purgeText));
+}
+
+/** A PEM file's text for a request field ("" when the option is absent). */
+function pemFile(path: unknown, flagName: string): string {
+  return typeof path === "string" ? readPem(path, `${flagName} file`).toString("utf8") : "";
+}
+
+/** Seconds, fractions allowed, from 0.001 to 4294967 (MASTER_HEARTBEAT_PERIOD's range). */
+function parsePositiveSeconds(text: string): number {
+  const v = Number(text);
+  if (!(v >= 0.001 && v <= 4294967)) throw new InvalidArgumentError("must be a number of seconds from 0.001 to 4294967");
+  return v;
 }
 
 /** The password from its flag, its file or its environment variable (in that order); "" when none. */

@@ -19,6 +19,11 @@ import { PeerTransport } from "../transport/peer-transport.ts";
 import { RaftLogStorage } from "./raft-storage.ts";
 import { RaftLoop } from "./raft-loop.ts";
 import { EntryType, type ConfState, type Entry } from "../raft/types.ts";
+import { BinlogState } from "../log-entry/binlog-state.ts";
+import { extractBinlogInfo } from "../log-entry/extract.ts";
+import { LogEntryError } from "../log-entry/format.ts";
+import { SyncerDuty } from "./syncer-duty.ts";
+import { StoredFiles } from "../log-entry/stored-files.ts";
 import { MemberDirectory, decodeMemberContext, encodeMemberContext, idForName, type MemberInfo } from "./members.ts";
 
 export interface RunningUrls {
@@ -47,6 +52,10 @@ export class KingbusNode {
   /** Transport peers added so far. */
   private readonly peers = new Set<number>();
   private lead = 0;
+  /** What the applied log holds (GTIDs, position, syncer configuration). */
+  private binlog: BinlogState;
+  private readonly syncerDuty: SyncerDuty;
+  private syncerTimer: NodeJS.Timeout | undefined;
   urls: RunningUrls = { peer: "", http: "" };
 
   private constructor(config: NodeConfig, store: LogStore, directory: MemberDirectory, log: Logger, metrics: NodeMetrics) {
@@ -104,13 +113,24 @@ export class KingbusNode {
         transport.send(messages);
       },
     };
-    this.loop = new RaftLoop({ node, storage, transport: counted, apply: (entries) => this.apply(entries), tickMs: config.raft.tickMs });
+    this.binlog = new BinlogState(store.purgedGtids());
+    this.loop = new RaftLoop({
+      node,
+      storage,
+      transport: counted,
+      apply: (entries) => this.apply(entries),
+      restore: (snapshot) => this.restoreBinlogState(snapshot.index),
+      tickMs: config.raft.tickMs,
+    });
+    this.syncerDuty = new SyncerDuty({ loop: this.loop, store, state: () => this.binlog, log, registry: metrics.registry });
     this.loop.on("soft", ({ lead, role }) => {
       this.lead = lead;
       this.metrics.raftIsLeader.set(role === Role.Leader ? 1 : 0);
       this.metrics.raftLeaderId.set(lead);
       this.metrics.raftTerm.set(this.loop.node.status().term);
       this.log.info({ lead, role, term: this.loop.node.status().term }, "raft role");
+      // A deposed leader's syncer stops at once; a new leader's starts once it caught up.
+      void this.syncerDuty.reconcile();
     });
     this.loop.on("refused", (m, e) => {
       const range = m.type === "MsgApp" ? { prev: m.prevIndex, entries: m.entries.length, commit: m.commit } : {};
@@ -137,7 +157,7 @@ export class KingbusNode {
 
   static async start(config: NodeConfig, log: Logger = createAdminLogger({ level: config.logLevel, destination: pino.destination(2) })): Promise<KingbusNode> {
     const metrics = createNodeMetrics();
-    const store = await LogStore.open(join(config.dataDir, "log"), { segmentBytes: config.storage.segmentBytes, onSync: (s) => metrics.storageFsyncSeconds.observe(s) });
+    const store = await LogStore.open(join(config.dataDir, "log"), { segmentBytes: config.storage.segmentBytes, extractBinlogInfo, onSync: (s) => metrics.storageFsyncSeconds.observe(s) });
     const directory = await MemberDirectory.load(config.dataDir, config.initialCluster ?? []);
     // Exports of snapshots that a crash interrupted are only hard links and copies: drop them.
     for (const name of await readdir(join(config.dataDir, "snapshots")).catch(() => [] as string[])) {
@@ -153,6 +173,7 @@ export class KingbusNode {
     node.loop.start();
     node.promoter = setInterval(() => void node.promoteCaughtUpLearners(), Math.max(100, config.raft.tickMs * 2));
     node.gauges = setInterval(() => node.updateGauges(), 1000);
+    node.syncerTimer = setInterval(() => void node.syncerDuty.reconcile(), Math.max(50, config.raft.tickMs));
     if (config.storage.retentionMaxBytes !== undefined || config.storage.retentionMaxAgeMs !== undefined) {
       node.retention = setInterval(() => void node.applyRetention().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, "retention")), 10_000);
     }
@@ -162,6 +183,8 @@ export class KingbusNode {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.syncerTimer);
+    await this.syncerDuty.syncer.stop();
     clearInterval(this.promoter);
     clearInterval(this.retention);
     clearInterval(this.gauges);
@@ -173,10 +196,14 @@ export class KingbusNode {
   }
 
   private async apply(entries: readonly Entry[]): Promise<void> {
-    // The binlog state machine (GTID sets, indexes) comes with the syncer; membership is what this
-    // node applies today: who the members are and where they live.
+    let syncerChanged = false;
     for (const e of entries) {
-      if (e.type !== EntryType.ConfChange) continue;
+      if (e.type !== EntryType.ConfChange) {
+        const before = this.binlog.syncer;
+        this.applyBinlog(e);
+        syncerChanged ||= this.binlog.syncer !== before;
+        continue;
+      }
       const { change, after } = decodeConfChange(e.data);
       this.conf = after;
       if (change.type === ConfChangeType.AddLearner) {
@@ -187,10 +214,34 @@ export class KingbusNode {
       }
       this.syncPeers();
     }
+    if (syncerChanged) void this.syncerDuty.reconcile();
     const status = this.loop.node.status();
     this.metrics.raftAppliedIndex.set(entries.at(-1)!.index);
     this.metrics.raftCommitIndex.set(status.commit);
     this.metrics.raftTerm.set(status.term);
+  }
+
+  /**
+   * One entry into the binlog state. An entry this version cannot read is logged and skipped
+   * rather than stopping every node on it: it holds nothing this node could serve.
+   */
+  private applyBinlog(e: Entry): void {
+    try {
+      this.binlog.apply(e);
+    } catch (err) {
+      if (!(err instanceof LogEntryError)) throw err;
+      this.log.error({ index: e.index, err: err.message }, "an entry of the log cannot be read: skipped");
+    }
+  }
+
+  /** After a snapshot install: the state again from what the store now holds, through `index`. */
+  private restoreBinlogState(index: number): void {
+    this.binlog = new BinlogState(this.store.purgedGtids());
+    for (let from = this.store.firstIndex(); from <= index; ) {
+      const batch = this.store.entries(from, index + 1, 64 * 1024 * 1024);
+      for (const e of batch) this.applyBinlog(e);
+      from = batch.at(-1)!.index + 1;
+    }
   }
 
   /** Term, indexes and, on the leader, how many entries each peer lags behind the last index. */
@@ -353,9 +404,15 @@ export class KingbusNode {
       addMember: (request) => this.addMember(request),
       removeMember: (request) => this.removeMember(request),
       updateMember: () => unavailable("changing a member's peer URL"),
-      startSyncer: () => unavailable("the binlog syncer"),
-      stopSyncer: () => unavailable("the binlog syncer"),
-      syncerStatus: () => unavailable("the binlog syncer"),
+      startSyncer: (config) => {
+        this.requireLeader();
+        return this.syncerDuty.start(config);
+      },
+      stopSyncer: () => {
+        this.requireLeader();
+        return this.syncerDuty.stop();
+      },
+      syncerStatus: () => this.syncerDuty.status(),
       startServer: () => unavailable("the binlog server"),
       stopServer: () => unavailable("the binlog server"),
       serverStatus: () => unavailable("the binlog server"),
@@ -415,8 +472,8 @@ export class KingbusNode {
           firstIndex: this.store.firstIndex(),
           lastIndex: this.store.lastIndex(),
           members: this.controlMembers(),
-          executedGtidSet: "",
-          purgedGtidSet: this.store.purgedGtids().mysql.toString(),
+          executedGtidSet: this.syncerDuty.progress().executedGtidSet,
+          purgedGtidSet: this.syncerDuty.progress().purgedGtidSet,
           version: "0.1.0",
         };
       },
@@ -443,7 +500,7 @@ export class KingbusNode {
         await this.applyRetention();
         return { purgedThroughIndex: this.store.firstIndex() - 1, purgedGtidSet: this.store.purgedGtids().mysql.toString(), segmentsRemoved: before - this.store.segmentFacts().length };
       },
-      syncerPasswordSet: () => false,
+      syncerPasswordSet: () => this.syncerDuty.passwordSet(),
     };
   }
 
@@ -468,6 +525,24 @@ export class KingbusNode {
         GET: () => {
           const s = this.loop.node.status();
           return { id: s.id, term: s.term, lead: s.lead, role: s.role, commit: s.commit, applied: this.loop.applied, firstIndex: this.store.firstIndex(), lastIndex: this.store.lastIndex(), voters: this.conf.voters, learners: this.conf.learners, progress: Object.fromEntries(this.loop.node.progress() ?? []), transport: Object.fromEntries([...this.transport.stats().peers].map(([id, p]) => [id, { reachable: p.reachable, queued: p.queued, dropped: p.dropped, sent: p.messagesSent }])) };
+        },
+      },
+      "/debug/binlog": {
+        // The applied binlog state; with ?files=1 every stored file's events (base64), to compare
+        // with the primary's own files.
+        GET: ({ query }) => {
+          const b = this.binlog;
+          const out: Record<string, unknown> = { flavor: b.flavor ?? "", executed: b.executedText(), position: b.position ?? null, lastGtid: b.lastGtid, transactions: b.transactions, abandonedFragments: b.abandonedFragments, applied: this.loop.applied, syncer: this.syncerDuty.syncer.status() };
+          if (query.get("files") === "1") {
+            const files = new StoredFiles();
+            for (let from = this.store.firstIndex(); from <= this.loop.applied; ) {
+              const batch = this.store.entries(from, this.loop.applied + 1, 64 * 1024 * 1024);
+              for (const e of batch) files.add(e);
+              from = batch.at(-1)!.index + 1;
+            }
+            out.files = Object.fromEntries([...files.files.keys()].map((f) => [f, files.bytes(f).toString("base64")]));
+          }
+          return out;
         },
       },
       "/debug/entries": {

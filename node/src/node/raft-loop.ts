@@ -12,7 +12,7 @@
  */
 import { EventEmitter } from "node:events";
 import { ProposalDroppedError, RaftError, Role, type ConfChange, type Message, type RawNode, type Ready } from "../raft/index.ts";
-import type { ConfState, Entry } from "../raft/types.ts";
+import type { ConfState, Entry, SnapshotMetadata } from "../raft/types.ts";
 import type { RaftLogStorage } from "./raft-storage.ts";
 import { KingbusError } from "../errors.ts";
 
@@ -28,6 +28,11 @@ export interface RaftLoopOptions {
   storage: RaftLogStorage;
   transport: LoopTransport;
   apply: Applier;
+  /**
+   * A leader's snapshot replaced the log (files already installed): the application rebuilds its
+   * state from the storage through `index` before anything after it applies.
+   */
+  restore?: (snapshot: SnapshotMetadata) => void | Promise<void>;
   tickMs: number;
 }
 
@@ -66,6 +71,7 @@ export class RaftLoop extends EventEmitter<RaftLoopEvents> {
   private readonly storage: RaftLogStorage;
   private readonly transport: LoopTransport;
   private readonly apply: Applier;
+  private readonly restore: ((snapshot: SnapshotMetadata) => void | Promise<void>) | undefined;
   private readonly tickMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -80,6 +86,7 @@ export class RaftLoop extends EventEmitter<RaftLoopEvents> {
     this.storage = options.storage;
     this.transport = options.transport;
     this.apply = options.apply;
+    this.restore = options.restore;
     this.tickMs = options.tickMs;
   }
 
@@ -185,7 +192,11 @@ export class RaftLoop extends EventEmitter<RaftLoopEvents> {
     if (rd.messagesAfterPersist.length > 0) this.transport.send(rd.messagesAfterPersist);
     if (rd.confState) this.emit("conf", rd.confState);
     // A snapshot stands for every entry up to its index: the application restored from its files.
-    if (rd.snapshot && rd.snapshot.index > this.appliedIndex) this.appliedIndex = rd.snapshot.index;
+    if (rd.snapshot && rd.snapshot.index > this.appliedIndex) {
+      await this.restore?.(rd.snapshot);
+      this.appliedIndex = rd.snapshot.index;
+      this.storage.releaseThrough(this.appliedIndex);
+    }
     if (rd.committedEntries.length > 0) {
       await this.apply(rd.committedEntries);
       for (const e of rd.committedEntries) this.settle(e);

@@ -138,7 +138,7 @@ test("after a re-point, positions of another server's files do not hide its tran
   assert.deepEqual(feed(new TransactionAssembler(elsewhere, s.checksum), s.events).map((x) => x.item.endPos), all.map((x) => x.item.endPos));
   // The same server: those positions are stored already.
   const fde = all.find((x) => x.item.kind === "event")!.item;
-  const writer = fde.kind === "event" ? fde.event.readUInt32LE(5) : 0;
+  const writer = fde.kind === "event" ? Buffer.from(fde.event).readUInt32LE(5) : 0;
   const same: StoredProgress = { ...elsewhere, writerServerId: writer };
   assert.deepEqual(feed(new TransactionAssembler(same, s.checksum), s.events), []);
 });

@@ -79,6 +79,12 @@ export interface AdminStartSyncerRequest {
   mysqlUser: string;
   mysqlPassword: string;
   semiSync: boolean;
+  heartbeatPeriodMs: number;
+  mysqlTls: boolean;
+  mysqlTlsCa: string;
+  mysqlTlsCert: string;
+  mysqlTlsKey: string;
+  mysqlTlsSkipVerify: boolean;
 }
 
 export interface AdminSyncerStatus {
@@ -95,6 +101,11 @@ export interface AdminSyncerStatus {
   lastBinlogFile: string;
   lastFilePosition: U64;
   lastError: string;
+  phase: string;
+  secondsBehindPrimary: number;
+  eventsReceived: U64;
+  bytesReceived: U64;
+  transactionsCommitted: U64;
 }
 
 export interface AdminStartServerRequest {

@@ -15,6 +15,7 @@ const syncer: AdminSyncerStatus = {
   status: "running", syncerId: 1001, syncerUuid: "f7e30637-f15a-11e8-accc-244427b6b60e", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb",
   mysqlPasswordSet: true, semiSync: true, currentGtid: "0-1-77", executedGtidSet: "0-1-77", purgedGtidSet: "0-1-10",
   lastBinlogFile: "mysql-bin.000006", lastFilePosition: 2 ** 40, lastError: "none",
+  phase: "running", secondsBehindPrimary: -1, eventsReceived: 2 ** 40, bytesReceived: 7, transactionsCommitted: 3,
 };
 const server: AdminServerStatus = {
   status: "running", addr: "0.0.0.0:3390", user: "kb", passwordSet: true,
@@ -34,7 +35,7 @@ const admin: { [M in keyof AdminMethods]: AdminMethods[M] } = {
   RemoveMember: [{ id: 4 }, { members: [member] }],
   UpdateMember: [{ id: 4, peerUrl: "http://kingbus-3.peer:9699" }, { members: [member] }],
   TransferLeadership: [{ targetId: 2 }, { leaderId: 2, term: 10 }],
-  StartSyncer: [{ syncerId: 1001, syncerUuid: "u", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb", mysqlPassword: "secret", semiSync: true }, syncer],
+  StartSyncer: [{ syncerId: 1001, syncerUuid: "u", mysqlAddr: "10.0.0.5:3306", mysqlUser: "kb", mysqlPassword: "secret", semiSync: true, heartbeatPeriodMs: 500, mysqlTls: true, mysqlTlsCa: "ca", mysqlTlsCert: "cert", mysqlTlsKey: "key", mysqlTlsSkipVerify: true }, syncer],
   StopSyncer: [{}, syncer],
   GetSyncerStatus: [{}, syncer],
   StartServer: [{ addr: "0.0.0.0:3390", user: "kb", password: "pw" }, server],
