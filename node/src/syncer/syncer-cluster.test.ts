@@ -63,6 +63,19 @@ describe("syncer: a real MariaDB primary into a 3-node kingbus cluster", { skip 
     assert.ok(Number(status.data.last_file_position) > 4);
     assert.equal(status.data.seconds_behind_primary, 0);
     for (const n of cluster.nodes) assert.ok(!n.stderr.join("").includes(REPL_PASSWORD), `node ${n.id} logged the password`);
+
+    // Prometheus: the leader's syncer counts what it received; every node counts what it applied.
+    const metric = async (id: number, name: string): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${cluster.node(id).httpPort}/metrics`)).text();
+      const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+      assert.ok(line, `node ${id} exports ${name}`);
+      return Number(line.split(" ")[1]);
+    };
+    assert.ok((await metric(leader, "kingbus_syncer_received_events_total")) > 100);
+    assert.ok((await metric(leader, "kingbus_syncer_received_bytes_total")) > 20 * 1024 * 1024);
+    assert.equal(await metric(leader, "kingbus_syncer_running"), 1);
+    assert.equal(await metric(follower, "kingbus_syncer_running"), 0);
+    assert.equal(await metric(follower, "kingbus_binlog_transactions"), await metric(leader, "kingbus_binlog_transactions"));
   });
 
   it("a leader killed while storing a large transaction: the new leader resumes, nothing partial or doubled", async () => {
