@@ -51,6 +51,18 @@ export function syncerStartBody(primary: MariadbServer, extra: Record<string, un
   });
 }
 
+/** Stops the syncer (committed: later leaders stay stopped). */
+export async function stopSyncer(cluster: KingbusCluster, via: number): Promise<void> {
+  const r = await cluster.call<string>(via, "PUT", "/binlog/syncer/stop");
+  assert.equal(r.status, 200, `PUT /binlog/syncer/stop: ${r.message}`);
+}
+
+/** Re-points the syncer: a stop, then a start with the new primary (a running syncer refuses a start). */
+export async function repointSyncer(cluster: KingbusCluster, via: number, primary: MariadbServer): Promise<void> {
+  await stopSyncer(cluster, via);
+  await startSyncer(cluster, via, primary);
+}
+
 export async function startSyncer(cluster: KingbusCluster, via: number, primary: MariadbServer, extra: Record<string, unknown> = {}): Promise<void> {
   const r = await cluster.call<string>(via, "PUT", "/binlog/syncer/start", syncerStartBody(primary, extra));
   assert.equal(r.status, 200, `PUT /binlog/syncer/start: ${r.message}`);

@@ -102,8 +102,12 @@ export class SyncerDuty {
     await this.syncer.start(record.config as unknown as SyncerConfig, term);
   }
 
-  /** Admin: commit the configuration (so later leaders have it) and start. */
+  /**
+   * Admin: commit the configuration (so later leaders have it) and start. As in the original, a
+   * running syncer is not restarted: re-pointing is a stop, then a start with the new source.
+   */
   async start(config: SyncerConfig): Promise<void> {
+    if (this.state().syncer?.running === true) throw new AdminError("ALREADY_RUNNING", "kingbus: the syncer is running; stop it first to change its configuration");
     await this.commit({ type: "syncer", running: true, config: { ...config } });
     await this.reconcile();
   }

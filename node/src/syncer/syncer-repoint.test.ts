@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { KingbusCluster } from "../../test-support/kingbus-cluster.ts";
 import { mariadbSkip, startMariadb, stopAllMariadb, type MariadbServer } from "../../test-support/mariadb.ts";
-import { REPL_PASSWORD, REPL_USER, createReplicationUser, debugBinlog, startSyncer, waitForPosition } from "../../test-support/syncer-harness.ts";
+import { REPL_PASSWORD, REPL_USER, createReplicationUser, debugBinlog, repointSyncer, startSyncer, syncerStartBody, waitForPosition } from "../../test-support/syncer-harness.ts";
 
 const skip = mariadbSkip();
 
@@ -52,7 +52,10 @@ describe("syncer: re-pointing to another primary", { skip }, () => {
 
     // Fail over: b is promoted, kingbus is pointed at it and stores what b writes next.
     await b.query("STOP SLAVE");
-    await startSyncer(cluster, leader, b);
+    // A running syncer refuses a new configuration, as the original did: stop first.
+    const refused = await cluster.call<string>(leader, "PUT", "/binlog/syncer/start", syncerStartBody(b));
+    assert.equal(refused.status, 409);
+    await repointSyncer(cluster, leader, b);
     await b.query("INSERT INTO kb_rp.t VALUES (4, 'b4'), (5, 'b5')");
     await b.query("UPDATE kb_rp.t SET v = 'b1' WHERE id = 1");
     const fromB = await b.gtidBinlogPos();
@@ -68,13 +71,14 @@ describe("syncer: re-pointing to another primary", { skip }, () => {
     const stored = (await debugBinlog(cluster, leader)).executed;
     const empty = await startMariadb({ name: "repoint-empty", serverId: 1103 });
     await createReplicationUser(empty);
-    await startSyncer(cluster, leader, empty);
+    await repointSyncer(cluster, leader, empty);
     const error = await waitFor("the refusal", async () => {
       const r = await cluster.call<Record<string, unknown>>(leader, "GET", "/binlog/syncer/status");
       const e = String(r.data.last_error ?? "");
       return e.includes("lacks stored transactions") ? e : undefined;
     });
     assert.ok(error.includes(stored), `the refusal names the stored GTIDs ${stored}: ${error}`);
+    process.stderr.write(`# refused (lacks): ${error}\n`);
     assert.equal((await debugBinlog(cluster, leader)).executed, stored, "nothing stored from it");
   });
 
@@ -85,13 +89,14 @@ describe("syncer: re-pointing to another primary", { skip }, () => {
     await createReplicationUser(forked);
     // Ten transactions of its own in domain 0: its sequence numbers pass ours, its GTIDs are not ours.
     for (let i = 0; i < 10; i++) await forked.query(`CREATE DATABASE fork_${i}`);
-    await startSyncer(cluster, leader, forked);
+    await repointSyncer(cluster, leader, forked);
     const error = await waitFor("the refusal", async () => {
       const r = await cluster.call<Record<string, unknown>>(leader, "GET", "/binlog/syncer/status");
       const e = String(r.data.last_error ?? "");
       return /1236|diverged|not in the master's binlog/.test(e) ? e : undefined;
     });
     assert.ok(error.includes(stored.split(",")[0]!), `the refusal names ${stored}: ${error}`);
+    process.stderr.write(`# refused (diverged): ${error}\n`);
     assert.equal((await debugBinlog(cluster, leader)).executed, stored, "nothing stored from it");
   });
 });
