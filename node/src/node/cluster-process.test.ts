@@ -3,12 +3,14 @@
  * every node, SIGKILL of the leader gives a new leader within 3 s with no committed entry lost, and
  * a killed follower restarts and catches up.
  */
+import { execFile } from "node:child_process";
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../../test-support/requirements.ts";
 import { KingbusCluster } from "../../test-support/kingbus-cluster.ts";
+import { freePort } from "../../test-support/ports.ts";
 
 const clusters: KingbusCluster[] = [];
 after(async () => {
@@ -142,7 +144,6 @@ test("kingbus ctl drives a running cluster over the admin gRPC service: status, 
   clusters.push(c);
   const leader = await c.waitForLeader(15_000);
   const ctl = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
-    const { execFile } = await import("node:child_process");
     return new Promise((resolve) => {
       execFile(join(repoRoot, "bin", "kingbus"), ["ctl", "--endpoint", `127.0.0.1:${c.node(leader).peerPort}`, ...args], (e, out, err) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }));
     });
@@ -159,6 +160,13 @@ test("kingbus ctl drives a running cluster over the admin gRPC service: status, 
   const refused = await ctl("members", "promote", "9");
   assert.equal(refused.code, 1);
   assert.match(refused.err, /^kingbus ctl: [A-Z_]+: /);
+  // A leader-only call sent to a follower is forwarded to the leader and answered from there.
+  const follower = [1, 2, 3].find((id) => id !== target)!;
+  const viaFollower = await new Promise<{ code: number; out: string; err: string }>((resolve) => {
+    execFile(join(repoRoot, "bin", "kingbus"), ["ctl", "--endpoint", `127.0.0.1:${c.node(follower).peerPort}`, "transfer-leadership", String(follower)], (e, out, err) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }));
+  });
+  assert.equal(viaFollower.code, 0, viaFollower.err);
+  assert.equal(await c.waitForLeader(10_000), follower, "the forwarded transfer ran on the leader");
 });
 
 test("/metrics on a leader under writes: replication counters, append and fsync latency, per-peer lag, term and indexes", { timeout: 60_000 }, async () => {
@@ -185,4 +193,35 @@ test("/metrics on a leader under writes: replication counters, append and fsync 
   assert.equal(lags.length, 2, "a lag for each follower");
   const followerText = await (await fetch(`http://127.0.0.1:${c.node([1, 2, 3].find((id) => id !== leader)!).httpPort}/metrics`)).text();
   assert.match(followerText, /^kingbus_raft_replicated_entries_total\{direction="received"\} [1-9]\d*/m);
+});
+
+test("PUT /members moves a member to a new peer URL: it comes back on another port and catches up", { timeout: 60_000 }, async () => {
+  const c = await KingbusCluster.create(3);
+  clusters.push(c);
+  const leader = await c.waitForLeader(15_000);
+  const moving = [1, 2, 3].find((id) => id !== leader)!;
+  const n = c.node(moving);
+  await c.kill(moving);
+  // The pod comes back at another address: its own configuration says where it listens now.
+  n.peerPort = await freePort();
+  const config = JSON.parse(readFileSync(n.configFile, "utf8")) as { listen: { peer: string } };
+  config.listen.peer = `127.0.0.1:${n.peerPort}`;
+  writeFileSync(n.configFile, JSON.stringify(config));
+  c.start(moving);
+  let last = 0;
+  for (let i = 0; i < 5; i++) last = (await c.write(leader, `moved-${i}`)).index;
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(((await c.status(moving))?.applied ?? 0) < last, "the leader cannot reach it at the old address");
+  const answer = await c.call<Array<{ Id: number; name: string; peerURLs: string[] }>>(leader, "PUT", "/members", JSON.stringify({ name: n.name, new_peer_url: `http://127.0.0.1:${n.peerPort}` }));
+  assert.equal(answer.status, 200, answer.message);
+  assert.deepEqual(answer.data.find((m) => m.name === n.name)?.peerURLs, [`http://127.0.0.1:${n.peerPort}`]);
+  for (let i = 0; i < 5; i++) last = (await c.write(leader, `after-move-${i}`)).index;
+  await c.waitForApplied(moving, last, 15_000);
+  assert.deepEqual(await c.entries(moving, 1), await c.entries(leader, 1));
+  // Every member learned the new address (it was committed, not just set on the leader).
+  const other = [1, 2, 3].find((id) => id !== leader && id !== moving)!;
+  const seen = await c.call<Array<{ name: string; peerURLs: string[] }>>(other, "GET", "/cluster");
+  assert.deepEqual(seen.data.find((m) => m.name === n.name)?.peerURLs, [`http://127.0.0.1:${n.peerPort}`]);
+  const unknown = await c.call(leader, "PUT", "/members", JSON.stringify({ name: "kingbus_99", new_peer_url: "http://127.0.0.1:1" }));
+  assert.equal(unknown.status, 404);
 });

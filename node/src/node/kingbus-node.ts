@@ -16,12 +16,14 @@ import { ConfChangeType, ProposalDroppedError, RawNode, Role, SeededRandom, deco
 import { LogStore } from "../storage/log-store.ts";
 import { purgeThrough } from "../storage/retention.ts";
 import { PeerTransport } from "../transport/peer-transport.ts";
+import { transportCredentials } from "../transport/credentials.ts";
+import { peerTarget } from "../transport/peer-address.ts";
 import { RaftLogStorage } from "./raft-storage.ts";
 import { RaftLoop } from "./raft-loop.ts";
 import { EntryType, type ConfState, type Entry } from "../raft/types.ts";
 import { BinlogState } from "../log-entry/binlog-state.ts";
 import { extractBinlogInfo } from "../log-entry/extract.ts";
-import { LogEntryError } from "../log-entry/format.ts";
+import { EntryKind, LogEntryError, decodeEntry, encodeControl, isLogEntry } from "../log-entry/format.ts";
 import { SyncerDuty } from "./syncer-duty.ts";
 import { StoredFiles } from "../log-entry/stored-files.ts";
 import { MemberDirectory, decodeMemberContext, encodeMemberContext, idForName, type MemberInfo } from "./members.ts";
@@ -166,7 +168,21 @@ export class KingbusNode {
     const node = new KingbusNode(config, store, directory, log, metrics);
     node.urls.peer = await node.transport.start();
     // kingbus.v1.Admin shares the peer port (listen.admin defaults to it), for kingbus ctl and the operator.
-    node.adminGrpc = serveAdmin(node.transport.server, { backend: node.backend(), control: node.control(), token: config.adminToken?.reveal(), logger: log });
+    node.adminGrpc = serveAdmin(node.transport.server, {
+      backend: node.backend(),
+      control: node.control(),
+      token: config.adminToken?.reveal(),
+      logger: log,
+      // Leader-only calls reaching a follower go to the leader's admin service (on its peer port).
+      forward: {
+        leaderTarget: (id) => {
+          const m = node.directory.get(id);
+          return m ? peerTarget(m.peerUrl) : undefined;
+        },
+        credentials: transportCredentials(config.peerTls).client,
+        nodeName: config.name,
+      },
+    });
     node.syncPeers();
     const http = await node.http.listen(config.listen.http.port, config.listen.http.host);
     node.urls.http = http.url;
@@ -201,6 +217,7 @@ export class KingbusNode {
       if (e.type !== EntryType.ConfChange) {
         const before = this.binlog.syncer;
         this.applyBinlog(e);
+        await this.applyMemberRecord(e);
         syncerChanged ||= this.binlog.syncer !== before;
         continue;
       }
@@ -330,6 +347,44 @@ export class KingbusNode {
     return this.members();
   }
 
+  /**
+   * PUT /members: a member's peer URL (a pod that came back at another address). The change is a
+   * control record committed through Raft, so every member updates its directory and transport.
+   */
+  private async updateMember(request: { name: string; newPeerUrl: string }): Promise<ClusterMember[]> {
+    const term = this.requireLeader();
+    const m = this.directory.byName(request.name);
+    const inForce = [...this.conf.voters, ...this.conf.learners];
+    if (!m || !inForce.includes(m.id)) throw new AdminError("MEMBER_NOT_FOUND", `kingbus: no member named ${request.name}`);
+    const other = this.directory.all().find((o) => o.id !== m.id && inForce.includes(o.id) && o.peerUrl === request.newPeerUrl);
+    if (other) throw new AdminError("PEER_URL_EXISTS", `kingbus: peer URL ${request.newPeerUrl} belongs to ${other.name}`);
+    try {
+      await this.loop.propose(encodeControl({ type: "member", id: m.id, name: m.name, peerUrl: request.newPeerUrl, adminUrl: m.adminUrl }), term);
+    } catch (e) {
+      if (e instanceof ProposalDroppedError) throw new AdminError("NOT_LEADER", `kingbus: ${e.message}`);
+      throw e;
+    }
+    return this.members();
+  }
+
+  /** A committed member record: the member's addresses change on this node too. */
+  private async applyMemberRecord(e: Entry): Promise<void> {
+    if (e.type !== EntryType.Normal || !isLogEntry(e.data) || e.data[3] !== EntryKind.Control) return;
+    let record: unknown;
+    try {
+      const p = decodeEntry(e.data);
+      record = p.kind === "control" ? p.record : undefined;
+    } catch {
+      return; // applyBinlog already reported it
+    }
+    const r = record as { type?: unknown; id?: unknown; name?: unknown; peerUrl?: unknown; adminUrl?: unknown } | undefined;
+    if (r?.type !== "member" || typeof r.id !== "number" || typeof r.name !== "string" || typeof r.peerUrl !== "string") return;
+    const info: MemberInfo = { id: r.id, name: r.name, peerUrl: r.peerUrl, adminUrl: typeof r.adminUrl === "string" ? r.adminUrl : "" };
+    await this.directory.set(info);
+    if (this.peers.has(info.id)) this.transport.updatePeer(info.id, info.peerUrl);
+    this.log.info({ id: info.id, peerUrl: info.peerUrl }, "member peer URL changed");
+  }
+
   /** On the leader: a learner whose log has caught up with the commit index becomes a voter. */
   private async promoteCaughtUpLearners(): Promise<void> {
     if (!this.loop.isLeader() || this.conf.learners.length === 0) return;
@@ -403,7 +458,7 @@ export class KingbusNode {
       members: () => this.members(),
       addMember: (request) => this.addMember(request),
       removeMember: (request) => this.removeMember(request),
-      updateMember: () => unavailable("changing a member's peer URL"),
+      updateMember: (request) => this.updateMember(request),
       startSyncer: (config) => {
         this.requireLeader();
         return this.syncerDuty.start(config);
