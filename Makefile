@@ -10,7 +10,7 @@ BIN := node_modules/.bin
 TEST_DEBS := mariadb-server mariadb-client openssl
 TEST_GLOBS := 'node/**/*.test.ts' 'operator/**/*.test.ts' 'e2e/**/*.test.ts' 'bench/**/*.test.ts'
 
-.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core bench-transport bench-raft clean
+.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,7 +54,10 @@ bench-transport: deps ## peer transport on loopback against a raw TCP socket
 bench-raft: deps ## 3-node kingbus against 3-member etcd 3.4, fsync on: writes/s, p50/p99 at 1/16/256 writers
 	$(NODE_RUN) bench/raft.bench.ts
 
-bench: bench-codec bench-storage bench-raft-core bench-transport bench-raft ## every benchmark
+bench-ingest: deps debs ## sysbench oltp_write_only on a real MariaDB primary for 60 s: tps, kingbus and direct-replica lag p50/p99, catch-up
+	$(NODE_RUN) bench/ingest.bench.ts
+
+bench: bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest ## every benchmark
 
 clean: ## remove installed packages and the project-local Node
 	rm -rf node_modules .tools .tmp
