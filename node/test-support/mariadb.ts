@@ -255,6 +255,7 @@ class Server implements MariadbServer {
   #exited: Promise<void> = Promise.resolve();
   #log = "";
   #shared: Promise<Connection> | undefined;
+  readonly #inFlight = new Set<(e: Error) => void>();
   #removed = false;
 
   constructor(dataDir: string, port: number, options: StartMariadbOptions, serverId: number) {
@@ -397,8 +398,17 @@ class Server implements MariadbServer {
 
   async query<T extends QueryResult = RowDataPacket[]>(sql: string, params?: unknown[]): Promise<T> {
     const conn = await this.#sharedConnection();
-    const [rows] = await conn.query<T>(sql, params);
-    return rows;
+    // mysql2 never settles a query whose connection is destroyed: stop(), kill() and restart()
+    // fail the queries in flight on the shared connection instead of leaving them hanging.
+    let abandon!: (e: Error) => void;
+    const abandoned = new Promise<never>((_, reject) => (abandon = reject));
+    this.#inFlight.add(abandon);
+    try {
+      const [rows] = await Promise.race([conn.query<T>(sql, params), abandoned]);
+      return rows;
+    } finally {
+      this.#inFlight.delete(abandon);
+    }
   }
 
   async binlogFiles(): Promise<string[]> {
@@ -427,6 +437,8 @@ class Server implements MariadbServer {
   async #dropShared(): Promise<void> {
     const shared = this.#shared;
     this.#shared = undefined;
+    for (const abandon of this.#inFlight) abandon(new MariadbStateError(`server ${this.serverId} was stopped while the query ran`));
+    this.#inFlight.clear();
     if (shared) (await shared.catch(() => undefined))?.destroy();
   }
 

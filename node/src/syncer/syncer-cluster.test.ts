@@ -120,10 +120,13 @@ describe("syncer: a real MariaDB primary into a 3-node kingbus cluster", { skip 
   it("the primary killed and restarted mid-stream: the syncer reconnects and loses nothing", async () => {
     const leader = await cluster.waitForLeader();
     let stopWrites = false;
+    // A connection of its own: the harness's shared one is destroyed (not failed) by kill(), which
+    // would leave a query in flight on it unanswered forever.
+    const writer = await primary.connect();
     const writes = (async () => {
       for (let i = 0; !stopWrites; i++) {
         try {
-          await primary.query(`INSERT INTO kb_sync.t_huge VALUES (${1000 + i}, REPEAT('p', ${1000 + (i % 500) * 97}))`);
+          await writer.query(`INSERT INTO kb_sync.t_huge VALUES (${1000 + i}, REPEAT('p', ${1000 + (i % 500) * 97}))`);
         } catch {
           return i; // the primary died under us
         }
@@ -134,6 +137,7 @@ describe("syncer: a real MariaDB primary into a 3-node kingbus cluster", { skip 
     await primary.kill();
     stopWrites = true;
     const done = await writes;
+    writer.destroy();
     assert.ok(done > 0, `the primary died during the writes (${done} inserts before)`);
     await primary.restart();
     await primary.query(`INSERT INTO kb_sync.t_huge VALUES (5000, 'after restart')`);
