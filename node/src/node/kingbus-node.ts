@@ -25,6 +25,7 @@ import { BinlogState } from "../log-entry/binlog-state.ts";
 import { extractBinlogInfo } from "../log-entry/extract.ts";
 import { EntryKind, LogEntryError, decodeEntry, encodeControl, isLogEntry } from "../log-entry/format.ts";
 import { SyncerDuty } from "./syncer-duty.ts";
+import { ServerDuty } from "./server-duty.ts";
 import { StoredFiles } from "../log-entry/stored-files.ts";
 import { MemberDirectory, decodeMemberContext, encodeMemberContext, idForName, type MemberInfo } from "./members.ts";
 
@@ -57,6 +58,8 @@ export class KingbusNode {
   /** What the applied log holds (GTIDs, position, syncer configuration). */
   private binlog: BinlogState;
   private readonly syncerDuty: SyncerDuty;
+  /** The binlog server (primary role) over this node's committed log. */
+  private readonly serverDuty: ServerDuty;
   private syncerTimer: NodeJS.Timeout | undefined;
   urls: RunningUrls = { peer: "", http: "" };
 
@@ -125,6 +128,9 @@ export class KingbusNode {
       tickMs: config.raft.tickMs,
     });
     this.syncerDuty = new SyncerDuty({ loop: this.loop, store, state: () => this.binlog, log, registry: metrics.registry });
+    const progress = { committed: () => this.loop.node.status().commit, applied: () => this.loop.applied, startupCommit: this.startupCommit };
+    this.serverDuty = new ServerDuty({ store, state: () => this.binlog, log, registry: metrics.registry, dataDir: config.dataDir, progress });
+    this.loop.on("applied", () => this.serverDuty.applied());
     this.loop.on("soft", ({ lead, role }) => {
       this.lead = lead;
       this.metrics.raftIsLeader.set(role === Role.Leader ? 1 : 0);
@@ -190,6 +196,7 @@ export class KingbusNode {
     node.promoter = setInterval(() => void node.promoteCaughtUpLearners(), Math.max(100, config.raft.tickMs * 2));
     node.gauges = setInterval(() => node.updateGauges(), 1000);
     node.syncerTimer = setInterval(() => void node.syncerDuty.reconcile(), Math.max(50, config.raft.tickMs));
+    await node.serverDuty.resume();
     if (config.storage.retentionMaxBytes !== undefined || config.storage.retentionMaxAgeMs !== undefined) {
       node.retention = setInterval(() => void node.applyRetention().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, "retention")), 10_000);
     }
@@ -200,6 +207,7 @@ export class KingbusNode {
 
   async stop(): Promise<void> {
     clearInterval(this.syncerTimer);
+    await this.serverDuty.close();
     await this.syncerDuty.syncer.stop();
     clearInterval(this.promoter);
     clearInterval(this.retention);
@@ -243,6 +251,7 @@ export class KingbusNode {
    * rather than stopping every node on it: it holds nothing this node could serve.
    */
   private applyBinlog(e: Entry): void {
+    this.serverDuty.apply(e);
     try {
       this.binlog.apply(e);
     } catch (err) {
@@ -254,6 +263,7 @@ export class KingbusNode {
   /** After a snapshot install: the state again from what the store now holds, through `index`. */
   private restoreBinlogState(index: number): void {
     this.binlog = new BinlogState(this.store.purgedGtids());
+    this.serverDuty.reset();
     for (let from = this.store.firstIndex(); from <= index; ) {
       const batch = this.store.entries(from, index + 1, 64 * 1024 * 1024);
       for (const e of batch) this.applyBinlog(e);
@@ -451,9 +461,6 @@ export class KingbusNode {
   }
 
   private backend(): AdminBackend {
-    const unavailable = (what: string): never => {
-      throw new AdminError("UNAVAILABLE", `kingbus: ${what} is not available in this version yet`);
-    };
     return {
       members: () => this.members(),
       addMember: (request) => this.addMember(request),
@@ -468,9 +475,9 @@ export class KingbusNode {
         return this.syncerDuty.stop();
       },
       syncerStatus: () => this.syncerDuty.status(),
-      startServer: () => unavailable("the binlog server"),
-      stopServer: () => unavailable("the binlog server"),
-      serverStatus: () => unavailable("the binlog server"),
+      startServer: (config) => this.serverDuty.start(config),
+      stopServer: () => this.serverDuty.stop(),
+      serverStatus: () => this.serverDuty.status(),
       leadership: () => {
         const leader = this.directory.get(this.lead);
         return { isLeader: this.loop.isLeader(), leaderId: this.lead ? BigInt(this.lead) : undefined, leaderAdminUrl: leader?.adminUrl };

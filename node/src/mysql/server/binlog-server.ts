@@ -30,6 +30,15 @@ export interface ConnectionInfo {
   dumpServerId: number | undefined;
   /** What COM_REGISTER_SLAVE said, when the client sent it. */
   replica: RegisteredReplica | undefined;
+  /** The logged-in user (undefined during the handshake). */
+  user: string | undefined;
+  connectedAt: Date;
+  /** A dump runs on the connection. */
+  dumping: boolean;
+  /** @slave_uuid / @replica_uuid, as MySQL replicas set it. */
+  replicaUuid: string | undefined;
+  /** The heartbeat period the replica asked for (@master_heartbeat_period), in nanoseconds; 0 when none. */
+  heartbeatPeriodNs: number;
 }
 
 export class BinlogServer {
@@ -86,6 +95,11 @@ export class BinlogServer {
       remoteAddress: connection.remoteAddress,
       dumpServerId: connection.dumpServerId,
       replica: connection.replica,
+      user: connection.user,
+      connectedAt: connection.connectedAt,
+      dumping: connection.dumping,
+      replicaUuid: connection.userVariable("replica_uuid") ?? connection.userVariable("slave_uuid"),
+      heartbeatPeriodNs: Number(connection.userVariable("source_heartbeat_period") ?? connection.userVariable("master_heartbeat_period") ?? 0) || 0,
     }));
   }
 

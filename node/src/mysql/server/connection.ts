@@ -56,6 +56,9 @@ export class ClientConnection {
   replica: RegisteredReplica | undefined;
   /** The replica server id of the running dump. */
   dumpServerId: number | undefined;
+  /** A dump runs on this connection. */
+  dumping = false;
+  readonly connectedAt = new Date();
 
   constructor(id: number, socket: Socket, host: ConnectionHost) {
     this.id = id;
@@ -64,6 +67,18 @@ export class ClientConnection {
     this.remoteAddress = (socket.remoteAddress ?? "unknown").replace(/^::ffff:/, "");
     this.socket = new PacketSocket(socket, { maxPayload: host.config.maxAllowedPacket });
     void this.socket.closed.then(() => this.aborter.abort());
+  }
+
+  /** The logged-in user (undefined during the handshake). */
+  get user(): string | undefined {
+    return this.session?.user;
+  }
+
+  /** A user variable the client set (@name), as text; undefined when unset. */
+  userVariable(name: string): string | undefined {
+    const value = this.session?.userVars.get(name.toLowerCase());
+    if (value === undefined || value === null) return undefined;
+    return Buffer.isBuffer(value) ? value.toString("utf8") : String(value);
   }
 
   /** Ends the connection at once (server shutdown, or replaced by a reconnecting replica). */
@@ -250,6 +265,7 @@ export class ClientConnection {
       this.dumpServerId = request.serverId;
       this.host.claimReplicaId(request.serverId, this);
     }
+    this.dumping = true;
     await runBinlogDump(request, {
       config: this.config,
       feed: this.host.feed,

@@ -38,7 +38,7 @@ import { encodeEnd, encodeErr, type Cell } from "../wire/messages.ts";
 import { ServerErrorKind, WireError, type ServerErrorKind as ErrorKind } from "../wire/errors.ts";
 import type { PacketSocket } from "../wire/packet-socket.ts";
 import type { ResolvedServerConfig } from "./config.ts";
-import { FeedError, type BinlogFeed, type FeedEvent, type FeedFile, type FeedGtidState, type FeedItem, type FeedPosition } from "./feed.ts";
+import { FeedError, type BinlogFeed, type FeedEvent, type FeedFile, type FeedGtidState, type FeedItem, type FeedPosition, type FeedSeek } from "./feed.ts";
 
 /** COM_BINLOG_DUMP / COM_BINLOG_DUMP_GTID flags. */
 export const DumpFlag = {
@@ -102,10 +102,13 @@ export function parseBinlogDumpGtid(payload: Buffer): DumpRequest {
 /** Ends a dump with an ERR packet (1236 unless told otherwise). */
 export class DumpError extends KingbusError {
   readonly kind: ErrorKind;
+  /** The replica holds transactions this server does not (yet): another server may be further ahead. */
+  readonly replicaAhead: boolean;
 
-  constructor(message: string, options?: { kind?: ErrorKind; cause?: unknown }) {
+  constructor(message: string, options?: { kind?: ErrorKind; cause?: unknown; replicaAhead?: boolean }) {
     super("DUMP_REFUSED", message, options);
     this.kind = options?.kind ?? ServerErrorKind.MASTER_FATAL_ERROR_READING_BINLOG;
+    this.replicaAhead = options?.replicaAhead ?? false;
   }
 }
 
@@ -218,6 +221,12 @@ class DumpSession {
   private skipping: TransactionBoundaryParser | undefined;
   private sendFakeGtidList = false;
   private feedState: FeedGtidState | undefined;
+  /** Where the feed was asked to seek to in the start file (undefined: no seek). */
+  private seekTo: number | undefined;
+  /** Transactions were left out by the seek before the first event that follows them. */
+  private sought = false;
+  /** MySQL: end of the last event dispatched in the current file (a gap after it was skipped by the feed). */
+  private dispatchedEnd: number | undefined;
 
   constructor(request: DumpRequest, ctx: DumpContext) {
     this.request = request;
@@ -264,7 +273,24 @@ class DumpSession {
   // -------------------------------------------------------------------------------------------
   // Where to start
 
+  /**
+   * Where the dump starts. A replica that holds transactions this server lacks may have come from
+   * a server further ahead (another kingbus pod): once this one holds everything committed when
+   * it asks (`feed.settle`), it is asked again before it is refused.
+   */
   private async findStart(): Promise<FeedPosition> {
+    try {
+      return await this.findStartOnce();
+    } catch (error) {
+      if (!(error instanceof DumpError) || !error.replicaAhead || !this.ctx.feed.settle) throw error;
+      if (!(await this.ctx.feed.settle(this.ctx.signal))) throw error;
+      this.feedState = undefined;
+      this.slaveState.clear();
+      return this.findStartOnce();
+    }
+  }
+
+  private async findStartOnce(): Promise<FeedPosition> {
     const { request, flavor } = this;
     const files = await this.ctx.feed.files();
     if (request.command === "binlogDumpGtid") {
@@ -287,13 +313,15 @@ class DumpSession {
   private findFilePositionStart(files: readonly FeedFile[], name: string, position: number): FeedPosition {
     const file = name === "" ? files[0] : files.find((f) => f.name === name);
     if (!file) {
-      throw new DumpError("Could not find first log file name in binary log index file");
+      throw new DumpError("Could not find first log file name in binary log index file", { replicaAhead: name !== "" });
     }
     if (position < BIN_LOG_HEADER_SIZE || position > file.size) {
       const what = this.flavor === "mysql"
         ? `Client requested source to start replication from position ${position < BIN_LOG_HEADER_SIZE ? "< 4" : "> file size"}`
         : "Client requested master to start replication from impossible position";
-      throw new DumpError(`${what}; the first event '${file.name}' at ${position}, the last event read from '${file.name}' at 4, the last byte read from '${file.name}' at 4.`);
+      throw new DumpError(`${what}; the first event '${file.name}' at ${position}, the last event read from '${file.name}' at 4, the last byte read from '${file.name}' at 4.`, {
+        replicaAhead: position > file.size,
+      });
     }
     return { file: file.name, position };
   }
@@ -311,6 +339,7 @@ class DumpSession {
         "Replica has more GTIDs than the source has, using the source's SERVER_UUID. This may indicate that the end of the binary log " +
           "was truncated or that the last binary log file was lost, e.g., after a power or disk failure when sync_binlog != 1. " +
           `The replica has '${extra.join(",")}', which kingbus never stored.`,
+        { replicaAhead: true },
       );
     }
     if (!replica.contains(state.purged)) {
@@ -325,7 +354,7 @@ class DumpSession {
     }
     for (let i = files.length - 1; i >= 0; i--) {
       const previous = files[i]!.previousGtids ?? MysqlGtidSet.empty();
-      if (replica.contains(previous)) return { file: files[i]!.name, position: BIN_LOG_HEADER_SIZE };
+      if (replica.contains(previous)) return this.seek({ flavor: "mysql", file: files[i]!.name, replica });
     }
     throw new DumpError(
       "Cannot replicate because the source purged required binary logs. Replicate the missing transactions from elsewhere, or provision a " +
@@ -383,11 +412,26 @@ class DumpSession {
         // Starting at the very beginning of this domain in this file: nothing to skip there.
         if (entry && entry.gtid.serverId === item.serverId && entry.gtid.seq === item.seq) this.slaveState.delete(item.domain);
       }
-      return { file: files[i]!.name, position: BIN_LOG_HEADER_SIZE };
+      const reach = new Map<number, MariadbGtid>();
+      for (const [domain, entry] of this.slaveState) if (!entry.emptyDomain) reach.set(domain, entry.gtid);
+      return this.seek({ flavor: "mariadb", file: files[i]!.name, replica: reach });
     }
     throw new DumpError(
       "Could not find GTID state requested by slave in any binlog files. Probably the slave state is too old and required binlog files have been purged.",
     );
+  }
+
+  /**
+   * The start of a GTID dump in `file`: its beginning, or, when the feed can tell through its
+   * indexes, the first transaction the replica may need (the file's header events and its events
+   * outside transactions before it still come first; the dump behaves as if it had read and
+   * skipped what lies between).
+   */
+  private async seek(seek: FeedSeek): Promise<FeedPosition> {
+    const seekTo = await this.ctx.feed.seekStart?.(seek);
+    if (seekTo === undefined || seekTo <= BIN_LOG_HEADER_SIZE) return { file: seek.file, position: BIN_LOG_HEADER_SIZE };
+    this.seekTo = seekTo;
+    return { file: seek.file, position: BIN_LOG_HEADER_SIZE, seekTo };
   }
 
   /** contains_all_slave_gtid() of sql_repl.cc. */
@@ -413,7 +457,7 @@ class DumpSession {
           "contains GTIDs with higher sequence numbers, it probably means that the slave has diverged due to executing extra erroneous transactions",
       );
     }
-    return new DumpError(`Error: connecting slave requested to start from GTID ${text}, which is not in the master's binlog`);
+    return new DumpError(`Error: connecting slave requested to start from GTID ${text}, which is not in the master's binlog`, { replicaAhead: true });
   }
 
   private async feedGtidState(): Promise<FeedGtidState> {
@@ -466,8 +510,15 @@ class DumpSession {
   }
 
   private async caughtUp(position: number): Promise<void> {
+    // A seek that left out the rest of the start file: as if its transactions had been skipped.
+    const sought = this.seekTo !== undefined && this.firstFile && position > this.position;
+    if (sought) this.sought = true;
     await this.releaseHeld();
     this.position = position;
+    if (sought && this.exclude) {
+      this.excludeGroupEnd = position;
+      this.dispatchedEnd = position;
+    }
     if (this.excludeGroupEnd) {
       // MySQL: "a heartbeat is needed before waiting for more events, if some events are skipped".
       // (MySQL also leaves the skipped group here, its batches ending between transactions; the
@@ -487,14 +538,17 @@ class DumpSession {
       // The next file: fake rotate first (with the previous file's checksum setting, as a primary does).
       this.currentFile = item.file;
       this.firstFile = false;
+      this.dispatchedEnd = undefined;
       this.inExcludeGroup = false;
       this.excludeGroupEnd = 0;
       await this.sendEvent(this.fakeRotate(item.file, BIN_LOG_HEADER_SIZE));
     }
+    if (this.seekTo !== undefined && this.firstFile && item.offset > this.position) this.sought = true;
     this.lastEventStart = item.offset;
     this.position = item.offset + item.bytes.length;
     const type = item.bytes[4]!;
     if (type === EventType.FORMAT_DESCRIPTION && item.offset === BIN_LOG_HEADER_SIZE) {
+      this.dispatchedEnd = this.position;
       await this.formatDescription(item);
       return;
     }
@@ -560,7 +614,7 @@ class DumpSession {
     const held = this.held;
     this.held = [];
     const firstGtid = held.find((e) => e.bytes[4] === EventType.GTID || e.bytes[4] === EventType.GTID_TAGGED);
-    if (firstGtid && this.exclude && this.excludes(firstGtid)) fde.bytes.writeUInt32LE(0, FDE_CREATED_OFFSET);
+    if (this.sought || (firstGtid && this.exclude && this.excludes(firstGtid))) fde.bytes.writeUInt32LE(0, FDE_CREATED_OFFSET);
     await this.sendEvent(this.withChecksum(fde.bytes));
     for (const item of held) {
       this.lastEventStart = item.offset;
@@ -592,6 +646,12 @@ class DumpSession {
   private async mysqlEvent(item: FeedEvent): Promise<void> {
     const end = item.offset + item.bytes.length;
     const type = item.bytes[4]!;
+    if (this.seekTo !== undefined && this.exclude && this.dispatchedEnd !== undefined && item.offset > this.dispatchedEnd) {
+      // The feed left out transactions the replica has (a seek): as if they had been read and skipped.
+      this.inExcludeGroup = true;
+      this.excludeGroupEnd = item.offset;
+    }
+    this.dispatchedEnd = end;
     if (this.exclude) {
       if (type === EventType.ANONYMOUS_GTID) {
         throw new DumpError(

@@ -74,7 +74,31 @@ export interface FeedPosition {
   readonly file: string;
   /** 4 (just past the magic) for the start of the file, or the offset of an event. */
   readonly position: number;
+  /**
+   * A position `seekStart` returned for this file (with `position` 4): the file's events before
+   * its first transaction, then its events outside transactions (checkpoints, ROTATE) up to
+   * `seekTo`, then everything from `seekTo` on. The transactions left out are ones the dump skips.
+   */
+  readonly seekTo?: number;
 }
+
+/** What a GTID dump skips in a file: the replica's GTIDs. */
+export type FeedSeek =
+  | {
+      readonly flavor: "mysql";
+      readonly file: string;
+      /** The replica's executed GTIDs: every transaction in them is skipped. */
+      readonly replica: MysqlGtidSet;
+    }
+  | {
+      readonly flavor: "mariadb";
+      readonly file: string;
+      /**
+       * Per domain, the replica's GTID in the domains it has not reached in this file yet: groups
+       * of the domain up to that GTID are skipped, the group holding it included.
+       */
+      readonly replica: ReadonlyMap<number, MariadbGtid>;
+    };
 
 export interface BinlogFeed {
   readonly flavor: BinlogFlavor;
@@ -96,6 +120,18 @@ export interface BinlogFeed {
    * that do not read as events.
    */
   read(from: FeedPosition, signal: AbortSignal): AsyncIterable<FeedItem>;
+  /**
+   * Optional: where in `seek.file` a GTID dump may begin instead of reading the file from its
+   * start, found through the feed's indexes: a position such that every transaction of the file
+   * before it is one the dump would skip, or undefined to read the whole file.
+   */
+  seekStart?(seek: FeedSeek): Promise<number | undefined>;
+  /**
+   * Optional: resolves true once the feed holds everything committed when it was called (a
+   * replica that holds transactions the feed lacks may have come from a server further ahead),
+   * false when that does not happen in a reasonable time or the signal aborts.
+   */
+  settle?(signal: AbortSignal): Promise<boolean>;
 }
 
 export type FeedErrorCode = "FEED_UNKNOWN_FILE" | "FEED_BAD_POSITION" | "FEED_DAMAGED" | "FEED_UNAVAILABLE";
