@@ -138,6 +138,7 @@ export class PacketSocket {
   /** Writes several payloads in one go (a result set): one syscall, one wait for drain at most. */
   writeAll(payloads: readonly Uint8Array[]): Promise<void> {
     if (this.isClosed) return Promise.reject(this.failure ?? new WireError("WIRE_CLOSED", "connection is closed"));
+    this.flush();
     let ok = true;
     this.socket.cork();
     for (const payload of payloads) {
@@ -151,24 +152,44 @@ export class PacketSocket {
 
   /**
    * Writes one payload given in parts (a dump's `0x00` + event) without joining them, unless the
-   * payload is large enough to be split over packets.
+   * payload is large enough to be split over packets. Consecutive calls in one turn of the event
+   * loop leave in one write (the socket stays corked until the turn ends, or until its buffer is
+   * full: then it is flushed and the caller waits for 'drain').
    */
   writeParts(parts: readonly Buffer[]): Promise<void> {
     let total = 0;
     for (const part of parts) total += part.length;
     const max = this.maxPacketPayload ?? MAX_PACKET_PAYLOAD;
-    if (total >= max) return this.write(Buffer.concat(parts, total));
+    if (total >= max) {
+      this.flush();
+      return this.write(Buffer.concat(parts, total));
+    }
     if (this.isClosed) return Promise.reject(this.failure ?? new WireError("WIRE_CLOSED", "connection is closed"));
     const header = Buffer.allocUnsafe(PACKET_HEADER_LENGTH);
     header.writeUIntLE(total, 0, 3);
     header[3] = this.sequenceId;
     this.sequenceId = (this.sequenceId + 1) & 0xff;
-    this.socket.cork();
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(this.flushLater);
+    }
     let ok = this.socket.write(header);
     for (const part of parts) if (part.length > 0) ok = this.socket.write(part);
-    this.socket.uncork();
-    return ok ? Promise.resolve() : this.drained();
+    if (ok) return Promise.resolve();
+    this.flush();
+    return this.drained();
   }
+
+  /** Sends what writeParts() gathered. */
+  flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  }
+
+  private corked = false;
+  private readonly flushLater = (): void => this.flush();
 
   private drained(): Promise<void> {
     return new Promise((resolve, reject) => {
