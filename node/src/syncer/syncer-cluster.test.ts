@@ -147,6 +147,14 @@ describe("syncer: a real MariaDB primary into a 3-node kingbus cluster", { skip 
     for (const id of ids) await assertFilesIdentical(cluster, id, primary);
     const s = await debugBinlog(cluster, leader);
     assert.ok(s.syncer.connects >= 2, `the syncer reconnected (${s.syncer.connects} connections)`);
+
+    // A clean restart: the primary ends its file with a STOP event after the dump connection is
+    // gone, and a GTID dump resumes in the next file. The stored file must still be whole.
+    await primary.restart();
+    await primary.query(`INSERT INTO kb_sync.t_huge VALUES (5001, 'after a clean restart')`);
+    const afterClean = await primary.gtidBinlogPos();
+    await waitForPosition(cluster, ids, afterClean, 90_000);
+    for (const id of ids) await assertFilesIdentical(cluster, id, primary);
   });
 });
 

@@ -23,6 +23,7 @@ import { Backoff } from "../transport/backoff.ts";
 import type { SyncerConfig } from "../admin/backend.ts";
 import { TransactionAssembler } from "./assembler.ts";
 import { EntryBatcher, type Proposal } from "./batcher.ts";
+import { encodeBatch, type BatchItem } from "../log-entry/format.ts";
 
 /** The primary cannot continue the stored history: it lacks stored transactions or diverged. */
 export class SyncerHistoryError extends KingbusError {
@@ -172,6 +173,7 @@ export class Syncer {
         const info = checkPrimary(conn.info, { semiSync: config.semiSync });
         this.live.primary = { flavor: info.flavor, version: info.version, serverId: info.serverId };
         checkHistory(this.host.state, info);
+        await this.fetchFileTail(conn, config, info, term, signal);
         const state = this.host.state;
         const start = info.flavor === "mariadb" ? { flavor: "mariadb" as const, position: state.mariadb.position() } : { flavor: "mysql" as const, executed: state.mysql };
         const stream = await conn.dump(start);
@@ -229,6 +231,43 @@ export class Syncer {
       this.live.primaryPosition = assembler.primaryPosition;
       this.live.lastEventTimestamp = assembler.lastEventTimestamp;
       this.assembler = undefined;
+    }
+  }
+
+  /**
+   * The end of a file the primary closed while no dump was running: a GTID dump resumes at the
+   * file holding the next transaction, so what the primary wrote after the last stored event of
+   * the older file (the STOP of a clean shutdown, the ROTATE of a dump cut just before it) would
+   * never reach the log, and the stored file would not be the primary's. A short non-blocking
+   * dump by file and position fetches that tail first. Only for files this server wrote.
+   */
+  private async fetchFileTail(conn: PrimaryConnection, config: SyncerConfig, info: PrimaryInfo, term: number, signal: AbortSignal): Promise<void> {
+    const state = this.host.state;
+    const at = state.position;
+    if (at === undefined || state.writerServerId !== info.serverId) return;
+    let files: Array<{ name: string; size: number }>;
+    try {
+      files = (await conn.query("SHOW BINARY LOGS")).map((r) => ({ name: String(r.Log_name), size: Number(r.File_size) }));
+    } catch {
+      return; // without BINLOG MONITOR (or REPLICATION CLIENT) the tail cannot be seen; the dump goes on
+    }
+    const i = files.findIndex((f) => f.name === at.file);
+    if (i < 0 || i === files.length - 1 || files[i]!.size <= at.pos) return;
+    const tail = await this.connect({ ...connectOptions(config), semiSync: false });
+    try {
+      const stream = await tail.dump({ flavor: "file", file: at.file, offset: at.pos });
+      const assembler = new TransactionAssembler(state, info.binlogChecksum === "CRC32" ? ChecksumAlgorithm.CRC32 : ChecksumAlgorithm.OFF);
+      const items: BatchItem[] = [];
+      for await (const ev of stream) {
+        if (signal.aborted) return;
+        for (const a of assembler.push(ev.bytes)) if (a.item.file === at.file) items.push(a.item);
+        if (assembler.primaryPosition !== undefined && assembler.primaryPosition.file !== at.file) break;
+      }
+      if (items.length === 0) return;
+      await this.host.propose(encodeBatch(items), term);
+      this.host.log.info({ file: at.file, from: at.pos, events: items.length }, "syncer stored the tail of a file the primary closed meanwhile");
+    } finally {
+      await tail.close().catch(() => undefined);
     }
   }
 

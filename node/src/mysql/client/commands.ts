@@ -83,6 +83,8 @@ export class SingleReplyCommand implements CoreCommand {
 export interface DumpSink {
   receivePacket(payload: Buffer): void;
   fail(error: Error): void;
+  /** The primary ended a non-blocking dump with EOF: everything asked for was sent. */
+  finish(): void;
 }
 
 /**
@@ -94,12 +96,14 @@ export class BinlogDumpCommand implements CoreCommand {
   readonly #payload: Buffer;
   readonly #sink: DumpSink;
   readonly #semiSync: boolean;
+  readonly #nonBlocking: boolean;
   #finished = false;
 
-  constructor(payload: Buffer, sink: DumpSink, semiSync: boolean) {
+  constructor(payload: Buffer, sink: DumpSink, semiSync: boolean, nonBlocking = false) {
     this.#payload = payload;
     this.#sink = sink;
     this.#semiSync = semiSync;
+    this.#nonBlocking = nonBlocking;
   }
 
   execute(packet: CorePacket | undefined, connection: CoreConnection): boolean {
@@ -124,6 +128,8 @@ export class BinlogDumpCommand implements CoreCommand {
     this.#finished = true;
     if (marker === 0xff) {
       this.#sink.fail(new BinlogDumpError(decodeErrorPacket(payload)));
+    } else if (marker === 0xfe && payload.length < 9 && this.#nonBlocking) {
+      this.#sink.finish();
     } else if (marker === 0xfe && payload.length < 9) {
       this.#sink.fail(new PrimaryDisconnectedError("the primary ended the binlog dump with EOF (it treated the dump as non-blocking)"));
     } else {

@@ -76,7 +76,12 @@ export interface ConnectPrimaryOptions {
 /** Where a dump starts: the replica's GTID state in the primary's flavour. */
 export type DumpStart =
   | { flavor: "mariadb"; position: MariadbGtidPosition }
-  | { flavor: "mysql"; executed: MysqlGtidSet };
+  | { flavor: "mysql"; executed: MysqlGtidSet }
+  /**
+   * A file from a position to the end of the binlog, non-blocking: the stream ends (without an
+   * error) once the primary has sent what its binlog holds. Never semi-sync.
+   */
+  | { flavor: "file"; file: string; offset: number };
 
 const MAX_U32 = 0xffff_ffff;
 const DEFAULT_HEARTBEAT_MS = 1000;
@@ -232,6 +237,13 @@ export class PrimaryConnection {
     const info = this.info;
     const periodNs = BigInt(this.#options.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_MS) * 1_000_000n;
     const statements: string[] = [];
+    if (start.flavor === "file") {
+      statements.push("SET @master_binlog_checksum = @@global.binlog_checksum", `SET @master_heartbeat_period = ${periodNs}`);
+      // MariaDB: without the capability it would rewrite its GTID events for an old replica.
+      if (info.flavor === "mariadb") statements.push(`SET @mariadb_slave_capability = ${MARIADB_SLAVE_CAPABILITY_GTID}`);
+      else statements.push("SET @source_binlog_checksum = @@global.binlog_checksum");
+      return statements;
+    }
     if (info.flavor === "mariadb") {
       if (start.flavor !== "mariadb") throw new PrimaryStateError("a MariaDB primary needs a MariaDB GTID position to start from");
       statements.push(
@@ -268,7 +280,7 @@ export class PrimaryConnection {
     if (this.#closed) throw new PrimaryStateError("dump on a closed primary connection");
     if (this.#dump) throw new PrimaryStateError("this connection already runs a binlog dump; connect again for another");
     const info = this.info;
-    const semiSync = this.#options.semiSync ?? false;
+    const semiSync = start.flavor !== "file" && (this.#options.semiSync ?? false);
     if (semiSync && !info.semiSync.available) throw new PrimaryRefusedError(primaryProblems(info, { semiSync }).filter((p) => p.setting === "rpl_semi_sync"));
     const statements = this.sessionStatements(start, semiSync);
     const serverId = this.#options.serverId;
@@ -292,10 +304,13 @@ export class PrimaryConnection {
       throw error;
     }
 
+    const annotate = info.flavor === "mariadb" ? BinlogDumpFlag.MARIADB_SEND_ANNOTATE_ROWS : 0;
     const request =
-      start.flavor === "mariadb"
-        ? encodeBinlogDump({ position: 4, flags: BinlogDumpFlag.MARIADB_SEND_ANNOTATE_ROWS, serverId, fileName: "" })
-        : encodeBinlogDumpGtid({ flags: 0, serverId, fileName: "", position: 4n, executed: start.executed });
+      start.flavor === "file"
+        ? encodeBinlogDump({ position: start.offset, flags: annotate | BinlogDumpFlag.NON_BLOCK, serverId, fileName: start.file })
+        : start.flavor === "mariadb"
+          ? encodeBinlogDump({ position: 4, flags: BinlogDumpFlag.MARIADB_SEND_ANNOTATE_ROWS, serverId, fileName: "" })
+          : encodeBinlogDumpGtid({ flags: 0, serverId, fileName: "", position: 4n, executed: start.executed });
     const stream = new BinlogDumpStream(this.#transport(), {
       semiSync,
       heartbeatPeriodMs: this.#options.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_MS,
@@ -303,7 +318,7 @@ export class PrimaryConnection {
       highWaterBytes: this.#options.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES,
     });
     this.#dump = stream;
-    this.#raw.addCommand(new BinlogDumpCommand(request, stream, semiSync));
+    this.#raw.addCommand(new BinlogDumpCommand(request, stream, semiSync, start.flavor === "file"));
     return stream;
   }
 

@@ -80,6 +80,7 @@ export class BinlogDumpStream implements AsyncIterable<DumpedEvent> {
   #failure: Error | undefined;
   #failureThrown = false;
   #closed = false;
+  #finished = false;
   #destroyed: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #lastPacketAt = performance.now();
@@ -100,9 +101,21 @@ export class BinlogDumpStream implements AsyncIterable<DumpedEvent> {
     return this.#bufferedBytes;
   }
 
-  /** True once the stream has ended (closed, or failed and the error is known). */
+  /** True once the stream has ended (closed, finished, or failed and the error is known). */
   get ended(): boolean {
-    return this.#closed || this.#failure !== undefined;
+    return this.#closed || this.#failure !== undefined || this.#finished;
+  }
+
+  /**
+   * The primary said the dump is complete (EOF of a non-blocking dump): the events queued are still
+   * handed out, then the iteration ends without an error.
+   */
+  finish(): void {
+    if (this.ended) return;
+    this.#finished = true;
+    this.#stopTimer();
+    this.#destroyed = this.#transport.destroy();
+    this.#wakeConsumer();
   }
 
   /**
@@ -179,6 +192,7 @@ export class BinlogDumpStream implements AsyncIterable<DumpedEvent> {
     while (true) {
       if (this.#closed) return { done: true, value: undefined };
       if (this.#head < this.#queue.length) return { done: false, value: this.#take() };
+      if (this.#finished) return { done: true, value: undefined };
       if (this.#failure !== undefined) {
         if (this.#failureThrown) return { done: true, value: undefined };
         this.#failureThrown = true;
