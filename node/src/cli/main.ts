@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { registerInspect } from "./inspect.ts";
 import { registerNode } from "./node.ts";
 import { registerCtl } from "./ctl.ts";
+import { registerOperator } from "./operator.ts";
 
 const program = new Command("kingbus")
   .description("Raft-replicated MySQL/MariaDB binlog server")
@@ -14,5 +15,6 @@ const program = new Command("kingbus")
 registerInspect(program);
 registerNode(program);
 registerCtl(program);
+registerOperator(program);
 
 await program.parseAsync(process.argv);

@@ -136,6 +136,7 @@ describe("the Helm chart", { skip: helm.skip }, () => {
     }
     for (const r of [...everything.prune, ...single.prune]) assert.ok(allowed(group(r.apiVersion), plural(r.kind), "delete"), `delete ${r.kind}`);
     assert.ok(allowed("", "secrets", "create") && allowed("", "secrets", "get"), "the admin token Secret and the credentials");
+    assert.ok(allowed("", "persistentvolumeclaims", "list"), "replaced volumes are noticed by their claims' uids");
     assert.equal(desiredAdminTokenSecret(cluster, "t").kind, "Secret");
     assert.ok(allowed("kingbus.io", "kingbusclusters/status", "patch"));
     // Least privilege: no wildcards, Secrets never changed or deleted, nothing on nodes, RBAC or CRDs.

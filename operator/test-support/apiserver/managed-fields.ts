@@ -447,7 +447,12 @@ export function serverSideApply(live: Obj | undefined, appliedRaw: Obj, req: App
   }
   let othersOwn = new FieldSet();
   for (const e of next) othersOwn = othersOwn.union(e.fields);
-  const toRemove = previous.difference(appliedSet).paths().sort((a, b) => b.length - a.length);
+  const dropped = previous.difference(appliedSet).paths();
+  // A list item that goes goes whole: its own fields (its key among them) are not removed one by
+  // one first, which would leave an item the key no longer finds.
+  const toRemove = dropped
+    .filter((p) => !dropped.some((q) => q.length < p.length && !q[q.length - 1]!.startsWith("f:") && q.every((e, i) => p[i] === e) && !othersOwn.hasUnder(q)))
+    .sort((a, b) => b.length - a.length);
   for (const p of toRemove) {
     if (othersOwn.has(p)) continue;
     const last = p[p.length - 1]!;
