@@ -39,6 +39,8 @@ export interface ConnectionInfo {
   replicaUuid: string | undefined;
   /** The heartbeat period the replica asked for (@master_heartbeat_period), in nanoseconds; 0 when none. */
   heartbeatPeriodNs: number;
+  /** A semi-sync replica's last ack. */
+  semiSyncAck: { file: string; position: number; at: Date } | undefined;
 }
 
 export class BinlogServer {
@@ -58,7 +60,7 @@ export class BinlogServer {
       throw new ServerConfigError(`the feed holds a ${feed.flavor} binlog but the server is configured as ${this.config.flavor}`);
     }
     this.feed = feed;
-    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    this.#server = createServer({ noDelay: true, highWaterMark: this.config.sendBufferBytes }, (socket) => this.#accept(socket));
   }
 
   /** Starts listening; port 0 picks a free port. Resolves with the address actually bound. */
@@ -100,6 +102,7 @@ export class BinlogServer {
       dumping: connection.dumping,
       replicaUuid: connection.userVariable("replica_uuid") ?? connection.userVariable("slave_uuid"),
       heartbeatPeriodNs: Number(connection.userVariable("source_heartbeat_period") ?? connection.userVariable("master_heartbeat_period") ?? 0) || 0,
+      semiSyncAck: connection.semiSyncAck,
     }));
   }
 
@@ -143,6 +146,20 @@ export class BinlogServer {
       },
       releaseReplicaId: (serverId, connection) => {
         if (this.#dumps.get(serverId) === connection) this.#dumps.delete(serverId);
+      },
+      control: {
+        replicas: () =>
+          [...this.#connections.values()]
+            .map(({ connection: c }) => c)
+            .filter((c) => c.replica !== undefined && !c.socket.isClosed)
+            .map((c) => ({ serverId: c.replica!.serverId, host: c.replica!.host, port: c.replica!.port, uuid: c.userVariable("replica_uuid") ?? c.userVariable("slave_uuid") })),
+        kill: (target) => {
+          const found = this.#connections.get(target);
+          if (!found) return false;
+          this.config.logger.info({ connection: target, by: id }, "connection killed");
+          found.connection.kill();
+          return true;
+        },
       },
     };
     const connection = new ClientConnection(id, socket, host);

@@ -4,8 +4,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { KingbusError } from "../../errors.ts";
-import { nativePasswordHash } from "../wire/auth.ts";
-import { Collation } from "../wire/constants.ts";
+import { nativePasswordHash, sha2PasswordHash } from "../wire/auth.ts";
+import { CACHING_SHA2_PLUGIN, Collation, NATIVE_PASSWORD_PLUGIN } from "../wire/constants.ts";
 import type { BinlogFlavor } from "./feed.ts";
 
 /** Where the server writes what it does; pino loggers fit. */
@@ -29,8 +29,10 @@ export interface BinlogServerConfig {
   serverUuid?: string;
   /** @@gtid_domain_id (MariaDB flavour). Default 0. */
   gtidDomainId?: number;
-  /** Accounts: user name -> password (mysql_native_password). */
+  /** Accounts: user name -> password (checked with mysql_native_password or caching_sha2_password). */
   users: Record<string, string>;
+  /** The plugin the handshake announces. Default: caching_sha2_password for MySQL, mysql_native_password for MariaDB. */
+  authPlugin?: "mysql_native_password" | "caching_sha2_password";
   /**
    * Heartbeat period for dumps whose replica did not set @master_heartbeat_period. Default 0: none,
    * as a real primary does.
@@ -44,6 +46,19 @@ export interface BinlogServerConfig {
   maxAllowedPacket?: number;
   /** @@version_comment. Default "kingbus binlog server". */
   versionComment?: string;
+  /**
+   * Semi-sync toward replicas that ask for it (@rpl_semi_sync_slave = 1): every event packet of
+   * their dump carries the semi-sync header (as any primary sends it to such a replica), and with
+   * this on (@@rpl_semi_sync_master_enabled = ON) the end of each transaction that arrives while
+   * the replica waits asks for an ack, which is recorded. Nothing waits for the acks: a
+   * transaction is served only once committed in Raft. Default true.
+   */
+  semiSync?: boolean;
+  /**
+   * Bytes a connection may hold queued for its client before its dump waits for the client to
+   * read (the socket's high-water mark): what a slow replica costs in memory. Default 256 KiB.
+   */
+  sendBufferBytes?: number;
   logger?: ServerLogger;
 }
 
@@ -59,13 +74,19 @@ export interface ResolvedServerConfig {
   readonly serverId: number;
   readonly serverUuid: string;
   readonly gtidDomainId: number;
-  /** user -> SHA1(SHA1(password)), undefined for an empty password. */
+  /** user -> SHA1(SHA1(password)), undefined for an empty password (mysql_native_password). */
   readonly accounts: ReadonlyMap<string, Buffer | undefined>;
+  /** user -> SHA256(SHA256(password)), undefined for an empty password (caching_sha2_password). */
+  readonly sha2Accounts: ReadonlyMap<string, Buffer | undefined>;
+  /** The plugin the handshake announces: caching_sha2_password for MySQL (as MySQL 8), mysql_native_password for MariaDB. */
+  readonly authPlugin: string;
   readonly defaultHeartbeatMs: number;
   readonly maxConnections: number;
   readonly handshakeTimeoutMs: number;
   readonly maxAllowedPacket: number;
   readonly versionComment: string;
+  readonly sendBufferBytes: number;
+  readonly semiSync: boolean;
   readonly collation: number;
   readonly logger: ServerLogger;
 }
@@ -89,9 +110,11 @@ export function resolveServerConfig(config: BinlogServerConfig): ResolvedServerC
     throw new ServerConfigError(`serverUuid must be a UUID, not ${config.serverUuid}`);
   }
   const accounts = new Map<string, Buffer | undefined>();
+  const sha2Accounts = new Map<string, Buffer | undefined>();
   for (const [user, password] of Object.entries(config.users)) {
     if (typeof password !== "string") throw new ServerConfigError(`the password of user ${user} must be a string`);
     accounts.set(user, nativePasswordHash(password));
+    sha2Accounts.set(user, sha2PasswordHash(password));
   }
   return {
     flavor: config.flavor,
@@ -100,11 +123,15 @@ export function resolveServerConfig(config: BinlogServerConfig): ResolvedServerC
     serverUuid,
     gtidDomainId: config.gtidDomainId ?? 0,
     accounts,
+    sha2Accounts,
+    authPlugin: config.authPlugin ?? (config.flavor === "mysql" ? CACHING_SHA2_PLUGIN : NATIVE_PASSWORD_PLUGIN),
     defaultHeartbeatMs: config.defaultHeartbeatMs ?? 0,
     maxConnections: config.maxConnections ?? 1000,
     handshakeTimeoutMs: config.handshakeTimeoutMs ?? 10_000,
     maxAllowedPacket: config.maxAllowedPacket ?? 16 * 1024 * 1024,
     versionComment: config.versionComment ?? "kingbus binlog server",
+    sendBufferBytes: config.sendBufferBytes ?? 256 * 1024,
+    semiSync: config.semiSync ?? true,
     // 45 rather than MySQL 8's 255: every client knows it (MariaDB's client library refuses 255).
     collation: Collation.UTF8MB4_GENERAL_CI,
     logger: config.logger ?? silent,

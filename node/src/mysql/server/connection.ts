@@ -3,14 +3,16 @@
  * command loop (COM_QUIT, COM_PING, COM_INIT_DB, COM_QUERY, COM_REGISTER_SLAVE, COM_BINLOG_DUMP,
  * COM_BINLOG_DUMP_GTID; anything else gets ERR 1047). Sequence ids restart at 0 for each command.
  *
- * Authentication is mysql_native_password against the configured accounts. A client that starts
- * with another plugin (caching_sha2_password, ed25519, ...) is switched to mysql_native_password
- * with an AuthSwitchRequest, as a MySQL server does for an account of that plugin.
+ * Authentication is mysql_native_password or caching_sha2_password (its fast path: the server
+ * knows the password, so it never asks for the full exchange) against the configured accounts;
+ * the handshake announces the flavour's default. A client that starts with another plugin
+ * (ed25519, ...) is switched to the announced one with an AuthSwitchRequest, as a server does for
+ * an account of that plugin.
  */
 import type { Socket } from "node:net";
 import { ByteReader } from "../../binlog/bytes.ts";
-import { generateScramble, verifyNativePassword } from "../wire/auth.ts";
-import { Capability, Command, NATIVE_PASSWORD_PLUGIN, SERVER_CAPABILITIES } from "../wire/constants.ts";
+import { generateScramble, verifyNativePassword, verifySha2Password } from "../wire/auth.ts";
+import { CACHING_SHA2_PLUGIN, Capability, Command, NATIVE_PASSWORD_PLUGIN, SERVER_CAPABILITIES } from "../wire/constants.ts";
 import { ServerErrorKind, SqlError, WireError } from "../wire/errors.ts";
 import {
   decodeHandshakeResponse,
@@ -24,7 +26,7 @@ import { PacketSocket } from "../wire/packet-socket.ts";
 import type { ResolvedServerConfig } from "./config.ts";
 import { parseBinlogDump, parseBinlogDumpGtid, runBinlogDump, DumpError, type DumpRequest } from "./dump.ts";
 import type { BinlogFeed } from "./feed.ts";
-import { executeQuery, type QuerySession } from "./queries.ts";
+import { executeQuery, type QuerySession, type ServerControl } from "./queries.ts";
 
 /** What the server shares with its connections. */
 export interface ConnectionHost {
@@ -33,6 +35,8 @@ export interface ConnectionHost {
   /** Another dump by a replica with this server id ends (a reconnecting replica replaces its old session). */
   claimReplicaId(serverId: number, connection: ClientConnection): void;
   releaseReplicaId(serverId: number, connection: ClientConnection): void;
+  /** SHOW SLAVE HOSTS and KILL over the server's connections. */
+  readonly control?: ServerControl;
 }
 
 /** A replica's COM_REGISTER_SLAVE, kept for SHOW SLAVE HOSTS-like views later. */
@@ -58,6 +62,8 @@ export class ClientConnection {
   dumpServerId: number | undefined;
   /** A dump runs on this connection. */
   dumping = false;
+  /** What a semi-sync replica acknowledged last. */
+  semiSyncAck: { file: string; position: number; at: Date } | undefined;
   readonly connectedAt = new Date();
 
   constructor(id: number, socket: Socket, host: ConnectionHost) {
@@ -112,7 +118,7 @@ export class ClientConnection {
         scramble,
         capabilities: SERVER_CAPABILITIES,
         collation: this.config.collation,
-        authPlugin: NATIVE_PASSWORD_PLUGIN,
+        authPlugin: this.config.authPlugin,
       }),
     );
     const payload = await this.socket.readWithin(this.config.handshakeTimeoutMs);
@@ -129,14 +135,18 @@ export class ClientConnection {
     }
     this.capabilities = response.capabilities & SERVER_CAPABILITIES;
     let token = response.authResponse;
-    const clientPlugin = response.authPlugin || (response.capabilities & Capability.PLUGIN_AUTH ? "" : NATIVE_PASSWORD_PLUGIN);
-    if (clientPlugin !== NATIVE_PASSWORD_PLUGIN && response.capabilities & Capability.PLUGIN_AUTH) {
-      await this.socket.write(encodeAuthSwitchRequest(NATIVE_PASSWORD_PLUGIN, scramble));
+    let plugin = response.authPlugin || (response.capabilities & Capability.PLUGIN_AUTH ? "" : NATIVE_PASSWORD_PLUGIN);
+    if (plugin !== NATIVE_PASSWORD_PLUGIN && plugin !== CACHING_SHA2_PLUGIN && response.capabilities & Capability.PLUGIN_AUTH) {
+      plugin = this.config.authPlugin;
+      await this.socket.write(encodeAuthSwitchRequest(plugin, scramble));
       token = await this.socket.readWithin(this.config.handshakeTimeoutMs);
     }
-    const account = this.config.accounts.get(response.user);
     const known = this.config.accounts.has(response.user);
-    if (!known || !verifyNativePassword(token, scramble, account)) {
+    const verified =
+      plugin === CACHING_SHA2_PLUGIN
+        ? verifySha2Password(token, scramble, this.config.sha2Accounts.get(response.user))
+        : verifyNativePassword(token, scramble, this.config.accounts.get(response.user));
+    if (!known || !verified) {
       this.config.logger.info({ connection: this.id, user: response.user, client: this.remoteAddress }, "access denied");
       await this.fail(
         new SqlError(
@@ -146,6 +156,8 @@ export class ClientConnection {
       );
       return false;
     }
+    // caching_sha2_password: "fast authentication succeeded" (AuthMoreData 0x03) comes before the OK.
+    if (plugin === CACHING_SHA2_PLUGIN) await this.socket.write(Buffer.of(0x01, 0x03));
     this.session = {
       userVars: new Map<string, Cell>(),
       sessionVars: new Map<string, Cell>(),
@@ -220,7 +232,7 @@ export class ClientConnection {
   private async query(sql: string): Promise<void> {
     this.config.logger.debug({ connection: this.id, sql: sql.slice(0, 200) }, "query");
     try {
-      const outcome = await executeQuery(sql, this.session!, { config: this.config, feed: this.host.feed });
+      const outcome = await executeQuery(sql, this.session!, { config: this.config, feed: this.host.feed, ...(this.host.control ? { control: this.host.control } : {}) });
       if (outcome.kind === "ok") await this.socket.write(encodeOk());
       else await this.socket.writeAll(encodeResultSet(outcome.result, this.capabilities, this.config.collation));
     } catch (error) {
@@ -274,6 +286,9 @@ export class ClientConnection {
       userVars: this.session!.userVars,
       sessionVars: this.session!.sessionVars,
       signal: this.aborter.signal,
+      onAck: (file, position) => {
+        this.semiSyncAck = { file, position, at: new Date() };
+      },
     });
   }
 }

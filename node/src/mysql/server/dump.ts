@@ -122,6 +122,8 @@ export interface DumpContext {
   readonly sessionVars: ReadonlyMap<string, Cell>;
   /** Aborts when the connection closes or the server stops. */
   readonly signal: AbortSignal;
+  /** A semi-sync replica acknowledged everything up to this position. */
+  readonly onAck?: (file: string, position: number) => void;
 }
 
 function cellString(value: Cell | undefined): string | undefined {
@@ -157,6 +159,12 @@ export async function runBinlogDump(request: DumpRequest, ctx: DumpContext): Pro
     await ctx.socket.write(encodeEnd(ctx.capabilities));
   } catch (error) {
     if (error instanceof WireError || ctx.signal.aborted) return;
+    if (error instanceof FeedError && error.code === "FEED_UNAVAILABLE") {
+      // Transient (the log was replaced under the dump, e.g. by a snapshot): the connection ends
+      // without an error, so the replica reconnects and starts again from what it has.
+      ctx.config.logger.info({ replicaServerId: request.serverId, reason: error.message }, "dump ended: the replica will reconnect");
+      return;
+    }
     let kind: ErrorKind = ServerErrorKind.MASTER_FATAL_ERROR_READING_BINLOG;
     let message: string;
     if (error instanceof DumpError) {
@@ -186,6 +194,10 @@ class DumpSession {
   private readonly flavor: "mysql" | "mariadb";
   private readonly nonBlocking: boolean;
   private readonly heartbeatMs: number;
+  /** The replica asked for semi-sync (@rpl_semi_sync_slave): every event packet carries the header. */
+  private readonly semiSync: boolean;
+  /** The stream has caught up once: transactions from now on are ones a semi-sync primary would wait for. */
+  private live = false;
   /** The replica's @master_binlog_checksum as an algorithm (UNDEF when unset). */
   private readonly slaveChecksum: number;
   private readonly slaveChecksumAware: boolean;
@@ -243,6 +255,7 @@ class DumpSession {
     const periodNs = cellInteger(periodVar);
     this.heartbeatMs = periodNs === undefined ? this.config.defaultHeartbeatMs : Math.max(0, Number(periodNs / 1_000_000n));
     this.skipReplication = Number(cellInteger(ctx.sessionVars.get("skip_replication")) ?? 0n) !== 0;
+    this.semiSync = Number(cellInteger(vars.get("rpl_semi_sync_slave") ?? vars.get("rpl_semi_sync_replica")) ?? 0n) !== 0;
   }
 
   /** MariaDB and MySQL add where reading stopped to errors about the binlog. */
@@ -266,6 +279,7 @@ class DumpSession {
       { replicaServerId: this.request.serverId, file: start.file, position: start.position, nonBlocking: this.nonBlocking },
       "binlog dump starts",
     );
+    if (this.semiSync) void this.readAcks();
     await this.sendEvent(this.fakeRotate(start.file, start.position));
     await this.stream(start);
   }
@@ -500,7 +514,17 @@ class DumpSession {
           continue;
         }
         idle = false;
-        await this.event(item);
+        if (item.kind === "events") {
+          for (const e of item.events) {
+            const written = this.fastEvent(e);
+            if (written === false) await this.event(e);
+            else if (written !== undefined) await written;
+          }
+          continue;
+        }
+        const written = this.fastEvent(item);
+        if (written === false) await this.event(item);
+        else if (written !== undefined) await written;
       }
     } finally {
       this.ctx.signal.removeEventListener("abort", onAbort);
@@ -509,7 +533,25 @@ class DumpSession {
     }
   }
 
+  /** A semi-sync replica's acks: `0xEF, u64 position, file name`, each a packet of its own. */
+  private async readAcks(): Promise<void> {
+    try {
+      while (!this.ctx.signal.aborted) {
+        const ack = await this.ctx.socket.readUnsequenced();
+        if (ack.length < 9 || ack[0] !== SEMI_SYNC_MAGIC) {
+          this.config.logger.warn({ replicaServerId: this.request.serverId, length: ack.length }, "not a semi-sync ack: ignored");
+          continue;
+        }
+        const position = ack.readBigUInt64LE(1);
+        this.ctx.onAck?.(ack.subarray(9).toString("utf8"), Number(position));
+      }
+    } catch {
+      // The connection ended.
+    }
+  }
+
   private async caughtUp(position: number): Promise<void> {
+    this.live = true;
     // A seek that left out the rest of the start file: as if its transactions had been skipped.
     const sought = this.seekTo !== undefined && this.firstFile && position > this.position;
     if (sought) this.sought = true;
@@ -526,6 +568,28 @@ class DumpSession {
       await this.sendEvent(this.heartbeat(position));
       this.excludeGroupEnd = 0;
     }
+  }
+
+  /**
+   * The common case without a promise: the next event of the current file that needs no decision
+   * (nothing held, skipped or to be synthesised around it) goes out at once. Answers false when
+   * event() must handle it, else the write to wait for (undefined: none).
+   */
+  private fastEvent(item: FeedEvent): Promise<void> | undefined | false {
+    if (item.file !== this.currentFile || item.offset !== this.position || this.heldFde || this.semiSync) return false;
+    const type = item.bytes[4]!;
+    if (type === EventType.FORMAT_DESCRIPTION) return false;
+    if (this.flavor === "mysql") {
+      if (this.exclude && (this.inExcludeGroup || this.excludeGroupEnd !== 0 || type === EventType.GTID || type === EventType.GTID_TAGGED || type === EventType.ANONYMOUS_GTID || type === EventType.ROTATE)) return false;
+      this.dispatchedEnd = item.offset + item.bytes.length;
+    } else {
+      if (this.skipping || this.sendFakeGtidList || this.skipReplication) return false;
+      if (type === EventType.MARIADB_GTID && this.mariadbGtidMode && this.slaveState.size > 0) return false;
+      if (type === EventType.MARIADB_ANNOTATE_ROWS && !(this.request.flags & DumpFlag.SEND_ANNOTATE_ROWS)) return false;
+    }
+    this.lastEventStart = item.offset;
+    this.position = item.offset + item.bytes.length;
+    return this.ctx.socket.writePartsNow([EVENT_PACKET_PREFIX, item.bytes]);
   }
 
   private async event(item: FeedEvent): Promise<void> {
@@ -669,7 +733,7 @@ class DumpSession {
         this.excludeGroupEnd = 0;
       }
     }
-    await this.sendEvent(item.bytes);
+    await this.sendEvent(item.bytes, this.ackWanted(item.bytes));
   }
 
   // MariaDB: send_event_to_slave
@@ -692,7 +756,7 @@ class DumpSession {
     }
     const flags = item.bytes.readUInt16LE(FLAGS_OFFSET);
     if (this.skipReplication && flags & SKIP_REPLICATION_FLAG) return;
-    await this.sendEvent(item.bytes);
+    await this.sendEvent(item.bytes, this.ackWanted(item.bytes));
     await this.maybeFakeGtidList();
   }
 
@@ -772,13 +836,34 @@ class DumpSession {
     return buildEvent({ kind: "heartbeat", logFile: this.currentFile }, header, this.artificialFormat()).bytes;
   }
 
-  /** One event packet: `0x00` + the event (split over packets when 16 MiB or more). */
-  private sendEvent(event: Buffer): Promise<void> {
+  /**
+   * One event packet: `0x00` + the event (split over packets when 16 MiB or more); for a semi-sync
+   * replica `0x00, 0xEF, flag` + the event, the flag asking for an ack.
+   */
+  private sendEvent(event: Buffer, ack = false): Promise<void> {
+    if (this.semiSync) return this.ctx.socket.writeParts([ack ? SEMI_SYNC_ACK_PREFIX : SEMI_SYNC_PREFIX, event]);
     return this.ctx.socket.writeParts([EVENT_PACKET_PREFIX, event]);
+  }
+
+  /** Whether to ask a semi-sync replica for an ack after this event: the end of a transaction arriving live. */
+  private ackWanted(event: Buffer): boolean {
+    if (!this.semiSync || !this.live || !this.config.semiSync) return false;
+    const type = event[4];
+    if (type === EventType.XID || type === EventType.XA_PREPARE) return true;
+    if (type !== EventType.QUERY || event.length < EVENT_HEADER_LENGTH + 13) return false;
+    // QUERY: post-header (thread id 4, exec time 4, db length 1, error 2, status length 2), status vars, db NUL, text.
+    const statusLength = event.readUInt16LE(EVENT_HEADER_LENGTH + 11);
+    const dbLength = event[EVENT_HEADER_LENGTH + 8]!;
+    const at = EVENT_HEADER_LENGTH + 13 + statusLength + dbLength + 1;
+    const text = event.toString("latin1", at, Math.min(event.length, at + 12)).toUpperCase();
+    return text.startsWith("COMMIT") || text.startsWith("XA COMMIT") || text.startsWith("XA ROLLBACK");
   }
 }
 
 const EVENT_PACKET_PREFIX = Buffer.of(0x00);
+const SEMI_SYNC_MAGIC = 0xef;
+const SEMI_SYNC_PREFIX = Buffer.of(0x00, SEMI_SYNC_MAGIC, 0x00);
+const SEMI_SYNC_ACK_PREFIX = Buffer.of(0x00, SEMI_SYNC_MAGIC, 0x01);
 
 function formatSource(s: { uuid: string; tag: string; intervals: readonly { first: bigint; last: bigint }[] }): string {
   const ranges = s.intervals.map((i) => (i.first === i.last ? `${i.first}` : `${i.first}-${i.last}`)).join(":");

@@ -68,7 +68,13 @@ export interface FeedCaughtUp {
   readonly position: number;
 }
 
-export type FeedItem = FeedEvent | FeedCaughtUp;
+/** Consecutive events of one file (a whole stored transaction, say), handed out at once. */
+export interface FeedEvents {
+  readonly kind: "events";
+  readonly events: readonly FeedEvent[];
+}
+
+export type FeedItem = FeedEvent | FeedEvents | FeedCaughtUp;
 
 export interface FeedPosition {
   readonly file: string;
@@ -109,7 +115,8 @@ export interface BinlogFeed {
   /** The stored files, oldest first; the last one is the one being written. */
   files(): Promise<readonly FeedFile[]>;
   /**
-   * The stored events from `from` on, through every later file, in stored order. The first item
+   * The stored events from `from` on, through every later file, in stored order, one by one or
+   * several at once (`events`: consecutive events of one file). The first event
    * is always the start file's FORMAT_DESCRIPTION event (offset 4), even when `from.position` is
    * past it; then the events from `from.position` on. Each later file starts with its own
    * FORMAT_DESCRIPTION event. After the last stored event comes a `caughtUp` item; the iterator

@@ -28,6 +28,22 @@ export type QueryOutcome = { kind: "ok" } | { kind: "result"; result: ResultSet 
 export interface QueryServices {
   readonly config: ResolvedServerConfig;
   readonly feed: BinlogFeed;
+  /** The server's other connections (SHOW SLAVE HOSTS, KILL); absent: none are shown or killed. */
+  readonly control?: ServerControl;
+}
+
+/** A replica as SHOW SLAVE HOSTS lists it: what its COM_REGISTER_SLAVE said. */
+export interface ListedReplica {
+  readonly serverId: number;
+  readonly host: string;
+  readonly port: number;
+  readonly uuid: string | undefined;
+}
+
+export interface ServerControl {
+  replicas(): ListedReplica[];
+  /** Ends connection `id` (its dump included); false when there is none. */
+  kill(id: number): boolean;
 }
 
 export async function executeQuery(sql: string, session: QuerySession, services: QueryServices): Promise<QueryOutcome> {
@@ -106,6 +122,21 @@ async function run(statement: Statement, session: QuerySession, services: QueryS
       const rows = files.map((f): Cell[] => (config.flavor === "mysql" ? [f.name, f.size, "No"] : [f.name, f.size]));
       return { kind: "result", result: { columns, rows } };
     }
+    case "showReplicas": {
+      const listed = services.control?.replicas() ?? [];
+      const mysql = config.flavor === "mysql";
+      const names = statement.replicas ? ["Server_Id", "Host", "Port", "Source_Id", "Replica_UUID"] : ["Server_id", "Host", "Port", "Master_id", "Slave_UUID"];
+      const columns = names.slice(0, mysql ? 5 : 4).map((name, i) => (i === 1 || i === 4 ? { name } : { name, kind: "integer" as const }));
+      const rows = listed.map((r): Cell[] => [r.serverId, r.host, r.port, config.serverId, ...(mysql ? [r.uuid ?? ""] : [])]);
+      return { kind: "result", result: { columns, rows } };
+    }
+    case "kill":
+      if (statement.id === session.connectionId) {
+        if (statement.what === "query") return { kind: "ok" };
+        throw new SqlError(ServerErrorKind.CONNECTION_KILLED, "Connection was killed", { fatal: true });
+      }
+      if (!services.control?.kill(statement.id)) throw new SqlError(ServerErrorKind.NO_SUCH_THREAD, `Unknown thread id: ${statement.id}`);
+      return { kind: "ok" };
     case "showWarnings":
       return { kind: "result", result: { columns: [{ name: "Level" }, { name: "Code", kind: "integer" }, { name: "Message" }], rows: [] } };
     case "use":

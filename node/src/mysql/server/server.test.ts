@@ -92,12 +92,29 @@ test("the handshake looks like MariaDB 10.11 (or MySQL 8) and logins succeed wit
   await (await login(mariadbPort, "über", "pässwörd")).close();
 });
 
-test("a client that starts with another auth plugin is switched to mysql_native_password", async () => {
-  const c = await login(mysqlPort, "repl", USERS.repl, { authPlugin: "caching_sha2_password" });
+test("caching_sha2_password (MySQL's default) and mysql_native_password both log in; another plugin is switched", async () => {
+  // MySQL flavour: the handshake announces caching_sha2_password; the fast path is taken.
+  const sha2 = await login(mysqlPort, "repl", USERS.repl, { authPlugin: "caching_sha2_password" });
+  assert.equal(sha2.handshake.authPlugin, "caching_sha2_password");
+  assert.equal(await sha2.value("SELECT 1"), "1");
+  await sha2.close();
+  assert.equal((await refused(login(mysqlPort, "repl", "bad", { authPlugin: "caching_sha2_password" }))).errno, 1045);
+  await (await login(mysqlPort, "nopass", "", { authPlugin: "caching_sha2_password" })).close();
+  await (await login(mysqlPort, "über", "pässwörd", { authPlugin: "caching_sha2_password" })).close();
+  // A MariaDB-flavour server accepts it too; its handshake announces mysql_native_password.
+  const m = await login(mariadbPort, "repl", USERS.repl, { authPlugin: "caching_sha2_password" });
+  assert.equal(m.handshake.authPlugin, "mysql_native_password");
+  await m.close();
+  // An unknown plugin is switched to the announced one (caching_sha2_password for MySQL).
+  const c = await login(mysqlPort, "repl", USERS.repl, { authPlugin: "client_ed25519" });
   assert.equal(await c.value("SELECT 1"), "1");
   await c.close();
-  const error = await refused(login(mysqlPort, "repl", "bad", { authPlugin: "caching_sha2_password" }));
-  assert.equal(error.errno, 1045);
+  assert.equal((await refused(login(mariadbPort, "repl", "bad", { authPlugin: "client_ed25519" }))).errno, 1045);
+  // mysql2 against the MySQL flavour: caching_sha2_password end to end.
+  const conn = await createConnection({ host: "127.0.0.1", port: mysqlPort, user: "repl", password: USERS.repl });
+  const [rows] = await conn.query("SELECT @@server_id AS id");
+  assert.equal(Number((rows as Array<{ id: number }>)[0]!.id), 5001);
+  await conn.end();
 });
 
 test("what a MariaDB 10.11 replica asks before its dump is answered", async () => {
@@ -122,7 +139,7 @@ test("what a MariaDB 10.11 replica asks before its dump is answered", async () =
     assert.equal(await c.value("SELECT @@global.gtid_binlog_pos"), "0-1-2,2-1-1");
     assert.equal(await c.value("SELECT @@gtid_binlog_state"), "0-1-2,2-1-1");
     assert.equal(await c.value("SELECT @@version"), "10.11.19-MariaDB-log");
-    assert.equal(await c.value("SELECT @@global.rpl_semi_sync_master_enabled"), "0");
+    assert.equal(await c.value("SELECT @@global.rpl_semi_sync_master_enabled"), "1");
     // MySQL-only variables are unknown here, as on a real MariaDB: 1193.
     for (const sql of ["SELECT @@GLOBAL.SERVER_UUID", "SELECT @@global.rpl_semi_sync_source_enabled", "SELECT @@GLOBAL.GTID_MODE"]) {
       const error = await refused(c.query(sql));
@@ -149,7 +166,7 @@ test("what a MySQL 8 replica asks before its dump is answered", async () => {
     assert.equal(await c.value("SELECT @@GLOBAL.GTID_MODE"), "ON");
     assert.equal(await c.value("SELECT @@GLOBAL.SERVER_UUID"), "11111111-2222-3333-4444-555555555555");
     await c.query("SET @slave_uuid = 'aaaaaaaa-0000-0000-0000-000000000001', @replica_uuid = 'aaaaaaaa-0000-0000-0000-000000000001'");
-    assert.equal(await c.value("SELECT @@global.rpl_semi_sync_source_enabled"), "0");
+    assert.equal(await c.value("SELECT @@global.rpl_semi_sync_source_enabled"), "1");
     assert.equal(await c.value("SELECT @@GLOBAL.gtid_executed"), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-77");
     assert.equal(await c.value("SELECT @@GLOBAL.gtid_purged"), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-10");
     assert.deepEqual((await c.query("SHOW VARIABLES LIKE 'SERVER_UUID'"))!.rows, [["server_uuid", "11111111-2222-3333-4444-555555555555"]]);
@@ -329,6 +346,34 @@ test("a malformed COM_BINLOG_DUMP_GTID gets ERR 1835; a client that never answer
       }, 20);
     });
     raw.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test("SHOW SLAVE HOSTS / SHOW REPLICAS list registered replicas; KILL ends a dump, refuses an unknown id, ends its own connection", async () => {
+  const server = new BinlogServer({ flavor: "mysql", serverId: 5002, serverUuid: "11111111-2222-3333-4444-555555555555", users: USERS }, new MemoryBinlogFeed("mysql"));
+  const { port } = await server.listen("127.0.0.1", 0);
+  try {
+    const replica = await login(port);
+    await replica.query("SET @replica_uuid = 'aaaaaaaa-0000-0000-0000-000000000007'");
+    // COM_REGISTER_SLAVE: server_id 7, host "r7", user "", password "", port 3307, rank 0, master_id 0.
+    await replica.command(Buffer.concat([Buffer.of(Command.REGISTER_SLAVE, 7, 0, 0, 0, 2), Buffer.from("r7"), Buffer.of(0, 0, 0xeb, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0)]));
+    assert.equal((await replica.read())[0], 0x00);
+    const admin = await login(port);
+    assert.deepEqual(await admin.query("SHOW SLAVE HOSTS"), { columns: ["Server_id", "Host", "Port", "Master_id", "Slave_UUID"], rows: [["7", "r7", "3307", "5002", "aaaaaaaa-0000-0000-0000-000000000007"]] });
+    assert.deepEqual((await admin.query("SHOW REPLICAS"))!.columns, ["Server_Id", "Host", "Port", "Source_Id", "Replica_UUID"]);
+    // The replica dumps; KILL <its id> ends it.
+    await replica.query("SET @source_binlog_checksum = 'CRC32'");
+    const replicaId = server.connections().find((c) => c.replica?.serverId === 7)!.id;
+    assert.equal(await admin.query(`KILL ${replicaId}`), undefined);
+    await replica.packets.closed;
+    assert.deepEqual((await admin.query("SHOW SLAVE HOSTS"))!.rows, []);
+    assert.equal((await refused(admin.query("KILL QUERY 999999"))).errno, 1094);
+    const own = await admin.value("SELECT CONNECTION_ID()");
+    assert.equal(await admin.query(`KILL QUERY ${own}`), undefined);
+    assert.equal((await refused(admin.query(`KILL ${own}`))).errno, 1927);
+    await admin.packets.closed;
   } finally {
     await server.close();
   }

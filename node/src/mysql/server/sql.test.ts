@@ -92,10 +92,14 @@ function errno(sql: string): number {
 }
 
 test("statements we do not serve are 'unsupported'; broken ones are syntax errors (1064)", () => {
-  for (const sql of ["SELECT * FROM mysql.user", "SELECT a FROM t", "SELECT COUNT(*) FROM t", "INSERT INTO t VALUES (1)", "SHOW DATABASES", "SHOW SLAVE HOSTS", "SET @a = 1 + 2", "SET @a = (SELECT 1)", "CREATE TABLE t (a INT)", "FLUSH LOGS"]) {
+  for (const sql of ["SELECT * FROM mysql.user", "SELECT a FROM t", "SELECT COUNT(*) FROM t", "INSERT INTO t VALUES (1)", "SHOW DATABASES", "SHOW SLAVE STATUS", "KILL USER bob", "SET @a = 1 + 2", "SET @a = (SELECT 1)", "CREATE TABLE t (a INT)", "FLUSH LOGS"]) {
     const s = parseStatement(sql);
     assert.equal(s.kind, "unsupported", sql);
   }
+  assert.deepEqual(parseStatement("SHOW SLAVE HOSTS"), { kind: "showReplicas", replicas: false });
+  assert.deepEqual(parseStatement("show replicas"), { kind: "showReplicas", replicas: true });
+  assert.deepEqual(parseStatement("KILL 12"), { kind: "kill", what: "connection", id: 12 });
+  assert.deepEqual(parseStatement("KILL QUERY 7;"), { kind: "kill", what: "query", id: 7 });
   assert.equal(errno("SELEKT 1"), 1064);
   assert.equal(errno("SELECT 'unterminated"), 1064);
   assert.equal(errno(""), 1064);

@@ -10,6 +10,7 @@
  *   SHOW [GLOBAL|SESSION] VARIABLES [LIKE 'pattern' | WHERE Variable_name = 'name']
  *   SHOW MASTER STATUS | SHOW BINARY LOG STATUS | SHOW BINARY LOGS | SHOW MASTER LOGS
  *   SHOW WARNINGS | SHOW ERRORS           USE db
+ *   SHOW SLAVE HOSTS | SHOW REPLICAS      KILL [CONNECTION | QUERY] id
  *
  * Anything else is `unsupported` (a statement we recognise by its first word but do not serve) or a
  * syntax error; both become ERR packets, never a dropped connection. Comments are skipped, and
@@ -222,6 +223,9 @@ export type Statement =
   | { kind: "showMasterStatus" }
   | { kind: "showBinaryLogs" }
   | { kind: "showWarnings" }
+  /** SHOW SLAVE HOSTS (`replicas` false) or SHOW REPLICAS (MySQL 8.0.22+ column names). */
+  | { kind: "showReplicas"; replicas: boolean }
+  | { kind: "kill"; what: "connection" | "query"; id: number }
   | { kind: "use"; database: string }
   | { kind: "setTransaction" }
   /** A statement we know by its first word but do not serve. */
@@ -255,6 +259,8 @@ export function parseStatement(sql: string): Statement {
         return p.show();
       case "USE":
         return p.use();
+      case "KILL":
+        return p.kill();
       default:
         return undefined;
     }
@@ -486,7 +492,12 @@ class Parser {
       return { kind: "showVariables", scope, like, name };
     }
     if (scopeWord !== undefined) throw new NotOurs();
-    const word = this.expectWord("MASTER", "BINARY", "WARNINGS", "ERRORS");
+    const word = this.expectWord("MASTER", "BINARY", "WARNINGS", "ERRORS", "SLAVE", "REPLICAS");
+    if (word === "SLAVE" || word === "REPLICAS") {
+      if (word === "SLAVE") this.expectWord("HOSTS");
+      this.expectEnd();
+      return { kind: "showReplicas", replicas: word === "REPLICAS" };
+    }
     if (word === "WARNINGS" || word === "ERRORS") {
       if (this.acceptWord("LIMIT")) {
         this.integer();
@@ -514,6 +525,16 @@ class Parser {
       return { kind: "showMasterStatus" };
     }
     throw new NotOurs();
+  }
+
+  kill(): Statement {
+    this.expectWord("KILL");
+    const what = this.acceptWord("CONNECTION", "QUERY");
+    // KILL USER, KILL HARD/SOFT, KILL QUERY ID: MariaDB's other forms are not served.
+    if (this.peek()?.t !== "number") throw new NotOurs();
+    const id = this.integer();
+    this.expectEnd();
+    return { kind: "kill", what: what === "QUERY" ? "query" : "connection", id };
   }
 
   use(): Statement {

@@ -66,9 +66,9 @@ const VARIABLES: Record<string, VariableDef> = {
   binlog_annotate_row_events: fixed("boolean", 1, { only: "mariadb" }),
   max_binlog_size: fixed("integer", 1073741824),
   sync_binlog: fixed("integer", 1),
-  // Semi-sync: not offered on the serving side; replicas that ask fall back to asynchronous.
-  rpl_semi_sync_master_enabled: fixed("boolean", 0),
-  rpl_semi_sync_source_enabled: fixed("boolean", 0, { only: "mysql" }),
+  // Semi-sync toward replicas that ask for it (see ResolvedServerConfig.semiSync).
+  rpl_semi_sync_master_enabled: { kind: "boolean", get: (env) => (env.config.semiSync ? 1 : 0) },
+  rpl_semi_sync_source_enabled: { kind: "boolean", only: "mysql", get: (env) => (env.config.semiSync ? 1 : 0) },
   // GTIDs
   gtid_mode: fixed("string", "ON", { only: "mysql" }),
   enforce_gtid_consistency: fixed("string", "ON", { only: "mysql" }),

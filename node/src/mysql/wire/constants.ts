@@ -103,8 +103,10 @@ export const Collation = {
   UTF8MB4_0900_AI_CI: 255,
 } as const;
 
-/** The only authentication method this server verifies; clients asking for another are switched to it. */
+/** The authentication method of MariaDB and of MySQL before 8.0. */
 export const NATIVE_PASSWORD_PLUGIN = "mysql_native_password";
+/** MySQL 8's default authentication method (the only one MySQL 8.4+ replicas use out of the box). */
+export const CACHING_SHA2_PLUGIN = "caching_sha2_password";
 
 /** The largest payload of one packet; longer payloads continue in the next packet. */
 export const MAX_PACKET_PAYLOAD = 0xff_ffff;

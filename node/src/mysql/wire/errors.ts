@@ -38,6 +38,7 @@ export const ServerErrorKind = {
   UNKNOWN_COM: { errno: 1047, sqlState: "08S01" },
   BAD_FIELD_ERROR: { errno: 1054, sqlState: "42S22" },
   PARSE_ERROR: { errno: 1064, sqlState: "42000" },
+  NO_SUCH_THREAD: { errno: 1094, sqlState: "HY000" },
   UNKNOWN_ERROR: { errno: 1105, sqlState: "HY000" },
   NET_PACKET_TOO_LARGE: { errno: 1153, sqlState: "08S01" },
   NET_PACKETS_OUT_OF_ORDER: { errno: 1156, sqlState: "08S01" },
@@ -49,6 +50,7 @@ export const ServerErrorKind = {
   MASTER_FATAL_ERROR_READING_BINLOG: { errno: 1236, sqlState: "HY000" },
   INCORRECT_GLOBAL_LOCAL_VAR: { errno: 1238, sqlState: "HY000" },
   MALFORMED_PACKET: { errno: 1835, sqlState: "HY000" },
+  CONNECTION_KILLED: { errno: 1927, sqlState: "70100" },
 } as const satisfies Record<string, ServerErrorKind>;
 
 /**

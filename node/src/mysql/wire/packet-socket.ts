@@ -20,7 +20,13 @@ export interface PacketSocketOptions {
   maxPacketPayload?: number;
 }
 
-type Waiter = { resolve: (payload: Buffer) => void; reject: (error: Error) => void };
+/** Payloads up to this size are copied into the staging buffer; larger ones are written as they are. */
+const STAGED_PAYLOAD_MAX = 2 * 1024;
+const STAGE_BYTES = 128 * 1024;
+/** What is left of a staging buffer after a send is used for the next bytes when at least this large. */
+const STAGE_REUSE_MIN = 32 * 1024;
+
+type Waiter = { resolve: (payload: Buffer) => void; reject: (error: Error) => void; unsequenced?: boolean };
 
 export class PacketSocket {
   readonly socket: Socket;
@@ -77,6 +83,10 @@ export class PacketSocket {
   }
 
   private accept(payload: Buffer, first: number, packets: number, waiter: Waiter): void {
+    if (waiter.unsequenced) {
+      waiter.resolve(payload);
+      return;
+    }
     if (first !== this.sequenceId) {
       const error = new WireError("WIRE_OUT_OF_ORDER", `got packet ${first}, expected ${this.sequenceId}`);
       waiter.reject(error);
@@ -100,6 +110,20 @@ export class PacketSocket {
     }
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /**
+   * The next payload whatever its sequence id, which is neither checked nor counted: what a
+   * semi-sync replica sends during a dump (its acks start at 0 while the dump's packets go on).
+   */
+  readUnsequenced(): Promise<Buffer> {
+    const payload = this.queue.shift();
+    if (payload !== undefined) {
+      this.sequenceIds.shift();
+      return Promise.resolve(payload);
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject, unsequenced: true }));
   }
 
   /** Like read(), but rejects with WIRE_TIMEOUT when nothing arrives within `ms` (and the packet is not lost if it comes later). */
@@ -151,12 +175,19 @@ export class PacketSocket {
   }
 
   /**
-   * Writes one payload given in parts (a dump's `0x00` + event) without joining them, unless the
-   * payload is large enough to be split over packets. Consecutive calls in one turn of the event
-   * loop leave in one write (the socket stays corked until the turn ends, or until its buffer is
-   * full: then it is flushed and the caller waits for 'drain').
+   * Writes one payload given in parts (a dump's `0x00` + event). Small payloads are copied into a
+   * staging buffer with their packet headers, large ones are written as they are behind a header
+   * of their own: what one turn of the event loop writes leaves in a few large writes, not a
+   * write of three pieces per event. The staged bytes are sent when the turn ends, when the
+   * staging buffer is full, or before anything else is written; when the socket's own buffer is
+   * then over its high-water mark, the caller waits for 'drain'.
    */
   writeParts(parts: readonly Buffer[]): Promise<void> {
+    return this.writePartsNow(parts) ?? Promise.resolve();
+  }
+
+  /** writeParts() that answers undefined when the bytes were taken at once (no promise made: the hot path of a dump). */
+  writePartsNow(parts: readonly Buffer[]): Promise<void> | undefined {
     let total = 0;
     for (const part of parts) total += part.length;
     const max = this.maxPacketPayload ?? MAX_PACKET_PAYLOAD;
@@ -165,33 +196,69 @@ export class PacketSocket {
       return this.write(Buffer.concat(parts, total));
     }
     if (this.isClosed) return Promise.reject(this.failure ?? new WireError("WIRE_CLOSED", "connection is closed"));
-    const header = Buffer.allocUnsafe(PACKET_HEADER_LENGTH);
-    header.writeUIntLE(total, 0, 3);
-    header[3] = this.sequenceId;
-    this.sequenceId = (this.sequenceId + 1) & 0xff;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
+    const sequenceId = this.sequenceId;
+    this.sequenceId = (sequenceId + 1) & 0xff;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
       setImmediate(this.flushLater);
     }
-    let ok = this.socket.write(header);
-    for (const part of parts) if (part.length > 0) ok = this.socket.write(part);
-    if (ok) return Promise.resolve();
+    let ok = true;
+    if (total + PACKET_HEADER_LENGTH <= STAGED_PAYLOAD_MAX) {
+      if (this.stage === undefined || this.staged + PACKET_HEADER_LENGTH + total > this.stage.length) {
+        ok = this.sendStage();
+        this.stage = Buffer.allocUnsafe(STAGE_BYTES);
+      }
+      const stage = this.stage;
+      let at = this.staged;
+      stage.writeUIntLE(total, at, 3);
+      stage[at + 3] = sequenceId;
+      at += PACKET_HEADER_LENGTH;
+      for (const part of parts) at += part.copy(stage, at);
+      this.staged = at;
+    } else {
+      ok = this.sendStage();
+      // The header with the payload's first part when that is small (the dump's 0x00): one piece less.
+      const first = parts[0];
+      const joinFirst = first !== undefined && first.length <= 16;
+      const header = Buffer.allocUnsafe(PACKET_HEADER_LENGTH + (joinFirst ? first.length : 0));
+      header.writeUIntLE(total, 0, 3);
+      header[3] = sequenceId;
+      if (joinFirst) first.copy(header, PACKET_HEADER_LENGTH);
+      this.socket.cork();
+      ok = this.socket.write(header) && ok;
+      for (let i = joinFirst ? 1 : 0; i < parts.length; i++) if (parts[i]!.length > 0) ok = this.socket.write(parts[i]!);
+      this.socket.uncork();
+    }
+    if (ok && !this.socket.writableNeedDrain) return undefined;
     this.flush();
     return this.drained();
   }
 
-  /** Sends what writeParts() gathered. */
+  /** Sends what writeParts() staged. */
   flush(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
+    this.sendStage();
   }
 
-  private corked = false;
-  private readonly flushLater = (): void => this.flush();
+  /** The staged bytes to the socket; false when its buffer is then over the high-water mark. */
+  private sendStage(): boolean {
+    if (this.staged === 0 || this.stage === undefined) return true;
+    const bytes = this.stage.subarray(0, this.staged);
+    this.stage = this.stage.length - this.staged >= STAGE_REUSE_MIN ? this.stage.subarray(this.staged) : undefined;
+    this.staged = 0;
+    return this.socket.write(bytes);
+  }
+
+  private stage: Buffer | undefined;
+  private staged = 0;
+  private flushScheduled = false;
+  private readonly flushLater = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   private drained(): Promise<void> {
+    // 'drain' comes only after a write found the buffer over its high-water mark.
+    if (!this.socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onDrain = (): void => {
         this.socket.off("close", onClose);
@@ -209,6 +276,7 @@ export class PacketSocket {
   /** Ends the connection after what was written is flushed; destroys it if the peer lingers. */
   async end(graceMs = 2000): Promise<void> {
     if (this.socket.destroyed) return;
+    this.flush();
     this.socket.end();
     const timer = setTimeout(() => this.socket.destroy(), graceMs);
     timer.unref();

@@ -7,13 +7,20 @@
 import { connect, type Socket } from "node:net";
 import { ByteWriter } from "../../../binlog/bytes.ts";
 import type { MysqlGtidSet } from "../../../binlog/gtid-mysql.ts";
-import { nativePasswordToken } from "../../wire/auth.ts";
-import { Capability, Command, NATIVE_PASSWORD_PLUGIN } from "../../wire/constants.ts";
+import { nativePasswordToken, sha2PasswordToken } from "../../wire/auth.ts";
+import { CACHING_SHA2_PLUGIN, Capability, Command, NATIVE_PASSWORD_PLUGIN } from "../../wire/constants.ts";
 import { KingbusError } from "../../../errors.ts";
 import { decodeAuthSwitchRequest, decodeHandshakeV10, encodeHandshakeResponse, type HandshakeV10 } from "../../wire/handshake.ts";
 import { decodeColumnName, decodeErr, decodeRow, isEofPacket, isErrPacket, isOkPacket, type ErrPacket } from "../../wire/messages.ts";
 import { ByteReader } from "../../../binlog/bytes.ts";
 import { PacketSocket } from "../../wire/packet-socket.ts";
+
+/** The token of `plugin` (unknown plugins get 32 bytes of filler, to provoke an auth switch). */
+function token(plugin: string, password: string, scramble: Buffer): Buffer {
+  if (plugin === NATIVE_PASSWORD_PLUGIN) return nativePasswordToken(password, scramble);
+  if (plugin === CACHING_SHA2_PLUGIN) return sha2PasswordToken(password, scramble);
+  return Buffer.alloc(32, 1);
+}
 
 /** The server answered with an ERR packet. */
 export class ServerErrorReply extends KingbusError implements ErrPacket {
@@ -88,15 +95,20 @@ export class RawClient {
           maxPacketSize: 1 << 30,
           collation: 45,
           user: options.user,
-          authResponse: plugin === NATIVE_PASSWORD_PLUGIN ? nativePasswordToken(options.password, handshake.scramble) : Buffer.alloc(32, 1),
+          authResponse: token(plugin, options.password, handshake.scramble),
           authPlugin: plugin,
         }),
       );
       let reply = await packets.readWithin(5000);
       if (reply[0] === 0xfe) {
         const { plugin: asked, data } = decodeAuthSwitchRequest(reply);
-        if (asked !== NATIVE_PASSWORD_PLUGIN) throw new Error(`server asked for ${asked}`);
-        await packets.write(nativePasswordToken(options.password, data));
+        if (asked !== NATIVE_PASSWORD_PLUGIN && asked !== CACHING_SHA2_PLUGIN) throw new Error(`server asked for ${asked}`);
+        await packets.write(token(asked, options.password, data));
+        reply = await packets.readWithin(5000);
+      }
+      if (reply[0] === 0x01 && reply.length === 2) {
+        // caching_sha2_password: 0x03 fast authentication succeeded (the OK follows), 0x04 full authentication asked.
+        if (reply[1] !== 0x03) throw new Error(`the server asked for caching_sha2_password full authentication (0x${reply[1]!.toString(16)})`);
         reply = await packets.readWithin(5000);
       }
       if (isErrPacket(reply)) throw new ServerErrorReply(decodeErr(reply));
