@@ -7,13 +7,13 @@ NODE := $(shell ./scripts/project-node.sh)
 NODE_RUN := $(NODE) --disable-warning=ExperimentalWarning
 BIN := node_modules/.bin
 # Debian packages the tests drive for real.
-TEST_DEBS := mariadb-server mariadb-client openssl
+TEST_DEBS := mariadb-server mariadb-client openssl sysbench
 TEST_GLOBS := 'node/**/*.test.ts' 'operator/**/*.test.ts' 'e2e/**/*.test.ts' 'bench/**/*.test.ts'
 
-.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest crds golden helm-lint image clean
+.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest bench-fanout crds golden helm-lint image e2e demo clean
 
 help: ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 node_modules/.package-lock.json: package-lock.json package.json
 	npm ci --no-audit --no-fund
@@ -57,7 +57,16 @@ bench-raft: deps ## 3-node kingbus against 3-member etcd 3.4, fsync on: writes/s
 bench-ingest: deps debs ## sysbench oltp_write_only on a real MariaDB primary for 60 s: tps, kingbus and direct-replica lag p50/p99, catch-up
 	$(NODE_RUN) bench/ingest.bench.ts
 
-bench: bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest ## every benchmark
+bench-fanout: deps debs ## 1/10/50/100 binlog clients reading a 1 GiB stored binlog from a kingbus pod and from the MariaDB primary: MB/s, CPU s/GB
+	$(NODE_RUN) bench/fanout.bench.ts
+
+bench: bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest bench-fanout ## every benchmark
+
+e2e: deps debs ## end-to-end suite: real MariaDB primary, 3 kingbus processes, 2 real replicas, 8 fault scenarios (<= 15 min); e2e/results/summary.md
+	$(NODE_RUN) e2e/run.ts
+
+demo: deps debs ## a MariaDB primary, a 3-node kingbus cluster and a replica on 127.0.0.1, live until Ctrl-C
+	$(NODE_RUN) e2e/demo/demo.ts
 
 crds: deps ## regenerate crds/, the chart's crds/ and values.schema.json from the zod schemas
 	$(NODE_RUN) scripts/generate-crds.ts
