@@ -10,7 +10,7 @@ BIN := node_modules/.bin
 TEST_DEBS := mariadb-server mariadb-client openssl sysbench
 TEST_GLOBS := 'node/**/*.test.ts' 'operator/**/*.test.ts' 'e2e/**/*.test.ts' 'bench/**/*.test.ts'
 
-.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest bench-fanout crds golden helm-lint image e2e demo clean
+.PHONY: help deps debs typecheck lint unit test sim bench bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest bench-fanout bench-failover bench-memory benchmarks-md crds golden helm-lint image e2e demo clean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,7 +60,17 @@ bench-ingest: deps debs ## sysbench oltp_write_only on a real MariaDB primary fo
 bench-fanout: deps debs ## 1/10/50/100 binlog clients reading a 1 GiB stored binlog from a kingbus pod and from the MariaDB primary: MB/s, CPU s/GB
 	$(NODE_RUN) bench/fanout.bench.ts
 
-bench: bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest bench-fanout ## every benchmark
+bench-failover: deps debs ## leader SIGKILLed 12 times, 3-node kingbus against 3-member etcd 3.4: time to the first write and back at rate; syncer failover with a MariaDB primary
+	$(NODE_RUN) bench/failover.bench.ts
+
+bench-memory: deps debs ## RSS of a kingbus leader idle, at 1 and 10 GiB stored (syncer from MariaDB) and with 100 binlog clients; goal < 256 MiB
+	$(NODE_RUN) bench/memory.bench.ts
+
+benchmarks-md: deps ## regenerate BENCHMARKS.md from bench/results/*.json
+	$(NODE_RUN) scripts/benchmarks-md.ts
+
+bench: bench-codec bench-storage bench-raft-core bench-transport bench-raft bench-ingest bench-fanout bench-failover bench-memory ## every benchmark, then BENCHMARKS.md
+	$(NODE_RUN) scripts/benchmarks-md.ts
 
 e2e: deps debs ## end-to-end suite: real MariaDB primary, 3 kingbus processes, 2 real replicas, 8 fault scenarios (<= 15 min); e2e/results/summary.md
 	$(NODE_RUN) e2e/run.ts
