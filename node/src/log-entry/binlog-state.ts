@@ -85,20 +85,22 @@ export class BinlogState {
     return this.mysql.containsGtid(g);
   }
 
-  apply(entry: Entry): void {
+  /** Applies one entry; returns its control record, if it holds one (for records the state does not keep). */
+  apply(entry: Entry): unknown {
     this.appliedIndex = entry.index;
-    if (entry.type !== EntryType.Normal || !isLogEntry(entry.data)) return;
+    if (entry.type !== EntryType.Normal || !isLogEntry(entry.data)) return undefined;
     const payload = decodeEntry(entry.data);
     if (payload.kind === "control") {
       if (isSyncerRecord(payload.record)) this.syncer = payload.record;
-      return;
+      return payload.record;
     }
     if (payload.kind === "batch") {
       this.abandonFragments();
       for (const item of payload.items) this.applyItem(item);
-      return;
+      return undefined;
     }
     this.applyFragment(payload);
+    return undefined;
   }
 
   private applyItem(item: BatchItem): void {

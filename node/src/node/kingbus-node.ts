@@ -23,7 +23,7 @@ import { RaftLoop } from "./raft-loop.ts";
 import { EntryType, type ConfState, type Entry } from "../raft/types.ts";
 import { BinlogState } from "../log-entry/binlog-state.ts";
 import { extractBinlogInfo } from "../log-entry/extract.ts";
-import { EntryKind, LogEntryError, decodeEntry, encodeControl, isLogEntry } from "../log-entry/format.ts";
+import { LogEntryError, encodeControl } from "../log-entry/format.ts";
 import { SyncerDuty } from "./syncer-duty.ts";
 import { ServerDuty } from "./server-duty.ts";
 import { StoredFiles } from "../log-entry/stored-files.ts";
@@ -224,8 +224,7 @@ export class KingbusNode {
     for (const e of entries) {
       if (e.type !== EntryType.ConfChange) {
         const before = this.binlog.syncer;
-        this.applyBinlog(e);
-        await this.applyMemberRecord(e);
+        await this.applyMemberRecord(this.applyBinlog(e));
         syncerChanged ||= this.binlog.syncer !== before;
         continue;
       }
@@ -250,13 +249,14 @@ export class KingbusNode {
    * One entry into the binlog state. An entry this version cannot read is logged and skipped
    * rather than stopping every node on it: it holds nothing this node could serve.
    */
-  private applyBinlog(e: Entry): void {
+  private applyBinlog(e: Entry): unknown {
     this.serverDuty.apply(e);
     try {
-      this.binlog.apply(e);
+      return this.binlog.apply(e);
     } catch (err) {
       if (!(err instanceof LogEntryError)) throw err;
       this.log.error({ index: e.index, err: err.message }, "an entry of the log cannot be read: skipped");
+      return undefined;
     }
   }
 
@@ -378,15 +378,7 @@ export class KingbusNode {
   }
 
   /** A committed member record: the member's addresses change on this node too. */
-  private async applyMemberRecord(e: Entry): Promise<void> {
-    if (e.type !== EntryType.Normal || !isLogEntry(e.data) || e.data[3] !== EntryKind.Control) return;
-    let record: unknown;
-    try {
-      const p = decodeEntry(e.data);
-      record = p.kind === "control" ? p.record : undefined;
-    } catch {
-      return; // applyBinlog already reported it
-    }
+  private async applyMemberRecord(record: unknown): Promise<void> {
     const r = record as { type?: unknown; id?: unknown; name?: unknown; peerUrl?: unknown; adminUrl?: unknown } | undefined;
     if (r?.type !== "member" || typeof r.id !== "number" || typeof r.name !== "string" || typeof r.peerUrl !== "string") return;
     const info: MemberInfo = { id: r.id, name: r.name, peerUrl: r.peerUrl, adminUrl: typeof r.adminUrl === "string" ? r.adminUrl : "" };
