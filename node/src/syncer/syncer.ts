@@ -200,7 +200,7 @@ export class Syncer {
 
   /** Events to proposals until the stream ends or fails. */
   private async pump(stream: BinlogDumpStream, info: PrimaryInfo, term: number, signal: AbortSignal, semiSync: boolean): Promise<void> {
-    const assembler = new TransactionAssembler(this.host.state, info.binlogChecksum === "CRC32" ? ChecksumAlgorithm.CRC32 : ChecksumAlgorithm.OFF);
+    const assembler = new TransactionAssembler(this.host.state, checksumOf(info));
     this.assembler = assembler;
     const batcher = new EntryBatcher({ maxEntryBytes: this.maxEntryBytes });
     this.proposalFailure = undefined;
@@ -256,7 +256,7 @@ export class Syncer {
     const tail = await this.connect({ ...connectOptions(config), semiSync: false });
     try {
       const stream = await tail.dump({ flavor: "file", file: at.file, offset: at.pos });
-      const assembler = new TransactionAssembler(state, info.binlogChecksum === "CRC32" ? ChecksumAlgorithm.CRC32 : ChecksumAlgorithm.OFF);
+      const assembler = new TransactionAssembler(state, checksumOf(info));
       const items: BatchItem[] = [];
       for await (const ev of stream) {
         if (signal.aborted) return;
@@ -312,6 +312,11 @@ export class Syncer {
   private async settle(): Promise<void> {
     while (this.inFlight.length > 0) await this.inFlight[0]!.done;
   }
+}
+
+/** The algorithm the primary's events carry (checkPrimary admits CRC32 and NONE). */
+function checksumOf(info: PrimaryInfo): ChecksumAlgorithm {
+  return info.binlogChecksum === "CRC32" ? ChecksumAlgorithm.CRC32 : ChecksumAlgorithm.OFF;
 }
 
 function connectOptions(c: SyncerConfig): ConnectPrimaryOptions {

@@ -22,6 +22,7 @@ import { mariadbBinlogSkip } from "../../../test-support/mariadb-binlog.ts";
 import { executable } from "../../../test-support/requirements.ts";
 import { runMixedWorkload } from "../../../test-support/workload.ts";
 import { BinlogServer } from "./binlog-server.ts";
+import { slaveStatus } from "../../server/testing/replica.ts";
 import { FileBinlogFeed } from "./file-feed.ts";
 
 const skip = mariadbSkip() ?? mariadbBinlogSkip();
@@ -37,25 +38,6 @@ async function copyBinlogs(primary: MariadbServer, into: string): Promise<string
   const files = await primary.binlogFiles();
   for (const file of files) await cp(file, join(into, basename(file)));
   return files.map((f) => join(into, basename(f)));
-}
-
-interface SlaveStatus {
-  Slave_IO_Running: string;
-  Slave_SQL_Running: string;
-  Last_IO_Errno: number;
-  Last_IO_Error: string;
-  Last_SQL_Errno: number;
-  Last_SQL_Error: string;
-  Gtid_IO_Pos: string;
-  Master_Log_File: string;
-  Read_Master_Log_Pos: number;
-  Using_Gtid: string;
-}
-
-async function slaveStatus(replica: MariadbServer): Promise<SlaveStatus> {
-  const rows = await replica.query("SHOW SLAVE STATUS");
-  assert.equal(rows.length, 1, "one replication connection");
-  return rows[0] as unknown as SlaveStatus;
 }
 
 /** Waits until the replica's gtid_slave_pos is `want`, failing early on a replication error. */
