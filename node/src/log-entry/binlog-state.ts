@@ -16,7 +16,7 @@ import { MysqlGtidSet, formatMysqlGtid } from "../binlog/gtid-mysql.ts";
 import type { Flavor } from "../binlog/format.ts";
 import { EVENT_HEADER_LENGTH, readEventHeader } from "../binlog/header.ts";
 import { EventType } from "../binlog/event-type.ts";
-import { decodeEntry, isLogEntry, type BatchItem, type FragmentPayload } from "./format.ts";
+import { decodeEntry, isLogEntry, type BatchItem, type EntryPayload, type FragmentPayload } from "./format.ts";
 
 /** The control record that configures the syncer; the newest committed one is in force. */
 export interface SyncerRecord {
@@ -85,11 +85,14 @@ export class BinlogState {
     return this.mysql.containsGtid(g);
   }
 
-  /** Applies one entry; returns its control record, if it holds one (for records the state does not keep). */
-  apply(entry: Entry): unknown {
+  /**
+   * Applies one entry; returns its control record, if it holds one (for records the state does not
+   * keep). `decoded`: its payload when the caller already decoded it.
+   */
+  apply(entry: Entry, decoded?: EntryPayload): unknown {
     this.appliedIndex = entry.index;
     if (entry.type !== EntryType.Normal || !isLogEntry(entry.data)) return undefined;
-    const payload = decodeEntry(entry.data);
+    const payload = decoded ?? decodeEntry(entry.data);
     if (payload.kind === "control") {
       if (isSyncerRecord(payload.record)) this.syncer = payload.record;
       return payload.record;

@@ -23,7 +23,7 @@ import { RaftLoop } from "./raft-loop.ts";
 import { EntryType, type ConfState, type Entry } from "../raft/types.ts";
 import { BinlogState } from "../log-entry/binlog-state.ts";
 import { extractBinlogInfo } from "../log-entry/extract.ts";
-import { LogEntryError, encodeControl } from "../log-entry/format.ts";
+import { LogEntryError, decodeEntry, encodeControl, isLogEntry, type EntryPayload } from "../log-entry/format.ts";
 import { SyncerDuty } from "./syncer-duty.ts";
 import { ServerDuty } from "./server-duty.ts";
 import { StoredFiles } from "../log-entry/stored-files.ts";
@@ -250,14 +250,18 @@ export class KingbusNode {
    * rather than stopping every node on it: it holds nothing this node could serve.
    */
   private applyBinlog(e: Entry): unknown {
-    this.serverDuty.apply(e);
+    // Decoded once here for both the binlog state and the server's file index.
+    let payload: EntryPayload | undefined;
     try {
-      return this.binlog.apply(e);
+      if (e.type === EntryType.Normal && isLogEntry(e.data)) payload = decodeEntry(e.data);
     } catch (err) {
       if (!(err instanceof LogEntryError)) throw err;
       this.log.error({ index: e.index, err: err.message }, "an entry of the log cannot be read: skipped");
+      this.serverDuty.apply(e); // counts it as unreadable
       return undefined;
     }
+    this.serverDuty.apply(e, payload);
+    return this.binlog.apply(e, payload);
   }
 
   /** After a snapshot install: the state again from what the store now holds, through `index`. */

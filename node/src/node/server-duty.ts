@@ -25,6 +25,7 @@ import { AdminError } from "../admin/index.ts";
 import { METRIC_PREFIX } from "../admin/metrics.ts";
 import { parseHostPort } from "../config/addresses.ts";
 import type { BinlogState } from "../log-entry/binlog-state.ts";
+import type { EntryPayload } from "../log-entry/format.ts";
 import { BinlogServer, type BinlogServerConfig } from "../mysql/server/index.ts";
 import type { Entry } from "../raft/types.ts";
 import { fsyncDirectory } from "../storage/atomic-file.ts";
@@ -84,8 +85,8 @@ export class ServerDuty {
   }
 
   /** One committed entry (in order). */
-  apply(entry: Entry): void {
-    this.index.apply(entry);
+  apply(entry: Entry, decoded?: EntryPayload): void {
+    this.index.apply(entry, decoded);
   }
 
   /** Before the node replays the log from its first retained entry (a snapshot install). */

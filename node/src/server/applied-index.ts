@@ -19,7 +19,7 @@ import { defaultFormat, flavorOf, type BinlogFormat, type Flavor } from "../binl
 import type { MariadbGtid } from "../binlog/gtid-mariadb.ts";
 import { MysqlGtidSet } from "../binlog/gtid-mysql.ts";
 import { EVENT_HEADER_LENGTH } from "../binlog/header.ts";
-import { decodeEntry, isLogEntry, LogEntryError, type BatchItem } from "../log-entry/format.ts";
+import { decodeEntry, isLogEntry, LogEntryError, type BatchItem, type EntryPayload } from "../log-entry/format.ts";
 import { EntryType, type Entry } from "../raft/types.ts";
 
 /** One stored event outside transactions, copied out of its entry. */
@@ -138,13 +138,16 @@ export class AppliedBinlogIndex {
     for (const key of this.#runs.keys()) if (key < firstIndex) this.#runs.delete(key);
   }
 
-  /** One committed entry, in log order. Entries this version cannot read are counted and skipped. */
-  apply(entry: Entry): void {
+  /**
+   * One committed entry, in log order. Entries this version cannot read are counted and skipped.
+   * `decoded`: its payload when the caller already decoded it (the node decodes each entry once).
+   */
+  apply(entry: Entry, decoded?: EntryPayload): void {
     this.lastApplied = entry.index;
     if (entry.type !== EntryType.Normal || !isLogEntry(entry.data)) return;
-    let payload;
+    let payload = decoded;
     try {
-      payload = decodeEntry(entry.data);
+      payload ??= decodeEntry(entry.data);
     } catch (e) {
       if (!(e instanceof LogEntryError)) throw e;
       this.unreadable++;
