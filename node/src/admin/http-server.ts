@@ -146,12 +146,15 @@ export class AdminHttpServer {
     const method = req.method ?? "GET";
     const log: RequestLog = {};
     const probe = (OPEN_PATHS as readonly string[]).includes(path);
+    // Test-only routes (--test-write-api) take writes at benchmark rates, thousands a second: like
+    // probes, only their failures are worth a line at info.
+    const quiet = probe || (this.#extraRoutes !== undefined && Object.hasOwn(this.#extraRoutes, path));
     // "close", not "finish": a forwarded answer cut short never finishes, and still deserves a line.
     res.on("close", () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const line = { method, path, status: res.statusCode, ms: Math.round(ms * 1000) / 1000, ...(res.writableFinished ? {} : { aborted: true }), ...log };
       // Probes and scrapes arrive every few seconds: only their failures are worth a line at info.
-      if (probe && res.statusCode < 400) this.#log.debug(line, "admin request");
+      if (quiet && res.statusCode < 400) this.#log.debug(line, "admin request");
       else if (res.statusCode >= 500) this.#log.warn(line, "admin request");
       else this.#log.info(line, "admin request");
     });

@@ -107,6 +107,19 @@ export class PeerSender {
     }
   }
 
+  /**
+   * Sends what is queued now instead of at the next turn of the event loop. The transport calls
+   * this once a Ready's messages are all queued: a follower's disk write starts one event-loop turn
+   * sooner (about 0.1 ms of every commit at one writer), and a Ready's messages still go together.
+   */
+  flush(): void {
+    if (this.#pumpImmediate !== undefined) {
+      clearImmediate(this.#pumpImmediate);
+      this.#pumpImmediate = undefined;
+    }
+    this.#pump();
+  }
+
   /** Points the sender at a new address: the current stream is dropped and a new one opened now. */
   retarget(target: string): void {
     if (this.#closed || target === this.#target) return;

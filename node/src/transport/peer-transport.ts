@@ -144,7 +144,7 @@ export class PeerTransport {
     };
     this.#server = new Server({ ...keepalive, "grpc.max_receive_message_length": this.#limits.messageBytes + 1024 });
     this.#server.addService(kingbusProto().raftService, {
-      Send: (call: ServerReadableStream<WireMessageBatch, WireSendResponse>, callback: sendUnaryData<WireSendResponse>) => void this.#serveSend(call, callback),
+      Send: (call: ServerReadableStream<WireMessageBatch, WireSendResponse>, callback: sendUnaryData<WireSendResponse>) => this.#serveSend(call, callback),
       SendSnapshot: (call: ServerReadableStream<WireSnapshotChunk, WireSnapshotResponse>, callback: sendUnaryData<WireSnapshotResponse>) =>
         void this.#serveSnapshot(call, callback),
     });
@@ -225,6 +225,7 @@ export class PeerTransport {
       if (m.from !== this.#id) throw new TransportError("TRANSPORT_BAD_MESSAGE", `message from node ${m.from} handed to the transport of node ${this.#id}`);
       return encodeMessage(m);
     });
+    const touched = new Set<PeerSender>();
     messages.forEach((m, i) => {
       if (m.type === MessageType.Snap) {
         this.#startSnapshot(m);
@@ -242,7 +243,9 @@ export class PeerTransport {
         return;
       }
       peer.enqueue(encoded[i]!, bytes, isEssential(m));
+      touched.add(peer);
     });
+    for (const peer of touched) peer.flush();
   }
 
   stats(): TransportStats {
@@ -298,13 +301,25 @@ export class PeerTransport {
     }
   }
 
-  async #serveSend(call: ServerReadableStream<WireMessageBatch, WireSendResponse>, callback: sendUnaryData<WireSendResponse>): Promise<void> {
+  #serveSend(call: ServerReadableStream<WireMessageBatch, WireSendResponse>, callback: sendUnaryData<WireSendResponse>): void {
     const from = this.#identify(call.metadata, callback);
     if (from === undefined) return;
     // Response headers now: the sender's sign that this end accepted the stream.
     call.sendMetadata(new Metadata());
-    try {
-      for await (const batch of call as AsyncIterable<WireMessageBatch>) {
+    let failed = false;
+    const fail = (e: unknown): void => {
+      if (failed) return;
+      failed = true;
+      call.removeAllListeners("data");
+      // A cancelled call is the sender going away (or this transport closing): nothing to answer.
+      if (call.cancelled) return;
+      callback(this.#refuse(e, e instanceof TransportError ? status.INVALID_ARGUMENT : status.INTERNAL));
+    };
+    // 'data' rather than an async iterator: a batch reaches the Raft loop in the same turn it was
+    // decoded, without the iterator's promise hops on the path of every append.
+    call.on("data", (batch: WireMessageBatch) => {
+      if (failed) return;
+      try {
         const messages = batch.messages.map((w) => {
           const m = decodeMessage(w);
           if (m.from !== from || m.to !== this.#id) throw new TransportError("TRANSPORT_BAD_MESSAGE", `message ${m.from}->${m.to} on the stream from node ${from} to node ${this.#id}`);
@@ -312,14 +327,20 @@ export class PeerTransport {
         });
         this.#batchesReceived++;
         this.#messagesReceived += messages.length;
-        await this.#options.onMessages(messages, from);
+        const handled = this.#options.onMessages(messages, from);
+        if (handled instanceof Promise) {
+          // An asynchronous receiver gets batches one at a time, in order.
+          call.pause();
+          handled.then(() => call.resume(), fail);
+        }
+      } catch (e) {
+        fail(e);
       }
-      callback(null, {});
-    } catch (e) {
-      // A cancelled call is the sender going away (or this transport closing): nothing to answer.
-      if (call.cancelled) return;
-      callback(this.#refuse(e, e instanceof TransportError ? status.INVALID_ARGUMENT : status.INTERNAL));
-    }
+    });
+    call.on("error", fail);
+    call.on("end", () => {
+      if (!failed) callback(null, {});
+    });
   }
 
   async #serveSnapshot(call: ServerReadableStream<WireSnapshotChunk, WireSnapshotResponse>, callback: sendUnaryData<WireSnapshotResponse>): Promise<void> {
