@@ -19,7 +19,13 @@
  *  - in non-blocking mode (flag 0x01, or server_id 0 as mysqlbinlog sends) an EOF at the end.
  *
  * A dump ends with EOF or ERR; the connection is then closed, as a real primary does after
- * COM_BINLOG_DUMP. Errors a replica understands are ERR 1236 with the primary's own messages.
+ * COM_BINLOG_DUMP. Errors a replica understands are ERR 1236 with the primary's own messages: a
+ * replica's IO thread stops for good on 1236, so it is kept for what asking again cannot change.
+ * What may be different on the next connection (this pod still catching up, a session that lacks
+ * the replica's settings) ends with ERR 1105 instead, on which a replica reconnects. (A MariaDB
+ * replica's client library reconnects by itself when a command cannot be sent because the
+ * server went away, and sends it again on a new session without the @variables the replica set
+ * on the old one; the replica sets them again only after an error it sees.)
  */
 import { ByteReader } from "../../binlog/bytes.ts";
 import { buildEvent } from "../../binlog/build.ts";
@@ -99,15 +105,21 @@ export function parseBinlogDumpGtid(payload: Buffer): DumpRequest {
   return { command: "binlogDumpGtid", flags, serverId, file, position: Number(position), gtids };
 }
 
-/** Ends a dump with an ERR packet (1236 unless told otherwise). */
+/**
+ * Ends a dump with an ERR packet: 1236 unless told otherwise, or 1105 for a `transient` refusal
+ * (the replica reconnects and asks again, where 1236 would stop its IO thread for good).
+ */
 export class DumpError extends KingbusError {
   readonly kind: ErrorKind;
   /** The replica holds transactions this server does not (yet): another server may be further ahead. */
   readonly replicaAhead: boolean;
+  /** Asking again may succeed: not 1236. */
+  readonly transient: boolean;
 
-  constructor(message: string, options?: { kind?: ErrorKind; cause?: unknown; replicaAhead?: boolean }) {
+  constructor(message: string, options?: { kind?: ErrorKind; cause?: unknown; replicaAhead?: boolean; transient?: boolean }) {
     super("DUMP_REFUSED", message, options);
-    this.kind = options?.kind ?? ServerErrorKind.MASTER_FATAL_ERROR_READING_BINLOG;
+    this.transient = options?.transient ?? false;
+    this.kind = options?.kind ?? (this.transient ? ServerErrorKind.UNKNOWN_ERROR : ServerErrorKind.MASTER_FATAL_ERROR_READING_BINLOG);
     this.replicaAhead = options?.replicaAhead ?? false;
   }
 }
@@ -176,7 +188,8 @@ export async function runBinlogDump(request: DumpRequest, ctx: DumpContext): Pro
       message = `kingbus could not read the binlog: ${(error as Error).message}`;
       ctx.config.logger.warn({ err: error }, "dump session failed");
     }
-    ctx.config.logger.info({ replicaServerId: request.serverId, errno: kind.errno, message }, "dump refused");
+    const transient = error instanceof DumpError && error.transient;
+    ctx.config.logger.info({ replicaServerId: request.serverId, errno: kind.errno, message }, transient ? "dump refused for now: the replica will reconnect" : "dump refused");
     await ctx.socket.write(encodeErr(kind, message)).catch(() => undefined);
   }
 }
@@ -297,7 +310,10 @@ class DumpSession {
       return await this.findStartOnce();
     } catch (error) {
       if (!(error instanceof DumpError) || !error.replicaAhead || !this.ctx.feed.settle) throw error;
-      if (!(await this.ctx.feed.settle(this.ctx.signal))) throw error;
+      if (!(await this.ctx.feed.settle(this.ctx.signal))) {
+        // Still applying what the cluster committed: the replica may only be ahead of this pod for now.
+        throw new DumpError(`${error.message} (this kingbus pod is still applying what the cluster committed: ask again)`, { transient: true, cause: error });
+      }
       this.feedState = undefined;
       this.slaveState.clear();
       return this.findStartOnce();
@@ -313,7 +329,19 @@ class DumpSession {
     }
     const connectState = cellString(this.ctx.userVars.get("slave_connect_state"));
     if (flavor === "mariadb") {
-      this.capability = Number(cellInteger(this.ctx.userVars.get("mariadb_slave_capability")) ?? 0n);
+      const announced = this.ctx.userVars.get("mariadb_slave_capability");
+      if (announced === undefined || announced === null) {
+        // Every MariaDB replica (and mariadb-binlog) announces its capability before it dumps. A
+        // session without it is one the replica's client library opened by itself to send this
+        // command again after the connection it set up broke (a pod that stopped or restarted):
+        // the replica must set up a session again, so it gets an error it reconnects on.
+        throw new DumpError(
+          "kingbus serves MariaDB binlogs only to replicas that announce GTID support (@mariadb_slave_capability=4) on the connection that " +
+            "dumps; this connection announced nothing (a client that reconnected by itself loses its session's settings): reconnect, announce it and dump again",
+          { transient: true },
+        );
+      }
+      this.capability = Number(cellInteger(announced) ?? 0n);
       if (this.capability < MariadbCapability.GTID) {
         throw new DumpError(
           `kingbus serves MariaDB binlogs only to replicas that understand GTIDs (@mariadb_slave_capability=4); this one announced ${this.capability}`,
@@ -617,7 +645,8 @@ class DumpSession {
       return;
     }
     if (this.heldFde) {
-      this.held.push(item);
+      // Held past the next read: a feed's events may be views of a buffer it reads into again.
+      this.held.push({ ...item, bytes: Buffer.from(item.bytes) });
       if (type === EventType.GTID || type === EventType.GTID_TAGGED || type === EventType.ANONYMOUS_GTID) await this.releaseHeld();
       return;
     }

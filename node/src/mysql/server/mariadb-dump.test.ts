@@ -211,6 +211,62 @@ test("refusals: GTIDs not in the binlog, diverged replicas, holes in strict mode
   }
 });
 
+test("a session that never announced @mariadb_slave_capability gets ERR 1105, on which a replica reconnects; one that announced less than 4 gets 1236", async () => {
+  // What a MariaDB replica's client library sends on the session it opens by itself when a command
+  // could not be sent (the pod it had set up a session with went away): that command and the ones
+  // after it, without the settings made before. A replica stops for good on 1236, so not that.
+  for (const [state, setup] of [
+    [undefined, []], // COM_REGISTER_SLAVE (or the dump itself) was sent again: no settings at all
+    ["", []], // SELECT @@GLOBAL.gtid_domain_id was sent again: @slave_connect_state and what follows only
+    ["", ["SET @master_binlog_checksum='CRC32'"]],
+    ["", ["SET @master_binlog_checksum='CRC32'", "SET @mariadb_slave_capability=NULL"]],
+  ] as const) {
+    const e = await refusal(state, { setup: [...setup] });
+    assert.equal(e.errno, 1105, `${JSON.stringify(setup)}: ${e.message}`);
+    assert.match(e.message, /@mariadb_slave_capability=4.*announced nothing.*reconnect/);
+  }
+  // A client that says it does not understand GTIDs is refused for good, as before.
+  for (const announced of [0, 2, 3]) {
+    for (const state of ["", undefined]) {
+      const e = await refusal(state, { setup: ["SET @master_binlog_checksum='CRC32'", `SET @mariadb_slave_capability=${announced}`] });
+      assert.equal(e.errno, 1236, e.message);
+      assert.match(e.message, new RegExp(`understand GTIDs \\(@mariadb_slave_capability=4\\); this one announced ${announced}$`));
+    }
+  }
+});
+
+test("a replica ahead of a pod that is still applying what the cluster committed gets ERR 1105; ahead of a caught-up pod, 1236", async () => {
+  class SettlingFeed extends MemoryBinlogFeed {
+    settled = true;
+    asked = 0;
+    settle(): Promise<boolean> {
+      this.asked++;
+      return Promise.resolve(this.settled);
+    }
+  }
+  const settling = new SettlingFeed("mariadb");
+  settling.addFile(f1.name, f1.events, { gtidList: [] });
+  settling.setGtidState({ flavor: "mariadb", binlogState: MariadbGtidState.parse("0-1-3,2-1-1") });
+  const s = new BinlogServer({ flavor: "mariadb", serverId: SERVER_ID, users: { repl: "pw" } }, settling);
+  const { port: p } = await s.listen("127.0.0.1", 0);
+  try {
+    for (const settled of [false, true]) {
+      settling.settled = settled;
+      // Ahead by GTID, and by a file this pod does not hold yet.
+      for (const [state, file] of [["0-1-9", undefined], [undefined, "mariadb-bin.000002"]] as const) {
+        const asked = settling.asked;
+        const e = await refusal(state, { p, ...(file ? { file } : {}) });
+        assert.equal(settling.asked, asked + 1, "the pod was asked to settle");
+        assert.equal(e.errno, settled ? 1236 : 1105, e.message);
+        assert.match(e.message, file ? /Could not find first log file name/ : /0-1-9, which is not in the master's binlog/);
+        if (!settled) assert.match(e.message, /still applying what the cluster committed: ask again/);
+      }
+    }
+  } finally {
+    await s.close();
+  }
+});
+
 test("a dump by file and position: FDE with log_pos and created zeroed, then the events from there", async () => {
   const from = endOf(f1.events, trx2.at(-1)!);
   const events = await dump(undefined, { file: f1.name, position: from, flags: NON_BLOCK | SEND_ANNOTATE });
