@@ -174,6 +174,67 @@ describe("LogBinlogFeed over real binlog events", { skip }, () => {
     assert.match((await refused({ file: name, position: 4 })).message, /was purged/);
   });
 
+  it("a lone reader reads into one buffer again and again; readers side by side share the cache; every byte comes out right", async () => {
+    const name = "ver_5_1_23.001";
+    const path = join(fixtures, name);
+    const file = readFileSync(path);
+    const entries = binlogEntries([path], { maxEntryBytes: 2048 });
+    const open = async (options: { readBytes: number; cacheBytes?: number }): Promise<LogFeedHarness> => {
+      const h = await LogFeedHarness.open(options);
+      harnesses.push(h);
+      await h.append(entries);
+      h.applyThrough(entries.at(-1)!.index);
+      return h;
+    };
+    // Alone: about 20 reads of 8 KiB, all into the same memory (the events are views of it, so the
+    // consumer copies each before asking for more, as a dump does).
+    const lone = await open({ readBytes: 8 * 1024 });
+    const memories = new Set<ArrayBufferLike>();
+    const copied: Buffer[] = [];
+    const aborter = new AbortController();
+    for await (const item of lone.feed.read({ file: name, position: 4 }, aborter.signal)) {
+      if (item.kind === "caughtUp") break;
+      for (const e of item.kind === "events" ? item.events : [item]) {
+        memories.add(e.bytes.buffer);
+        copied.push(Buffer.from(e.bytes));
+      }
+    }
+    aborter.abort();
+    assert.ok(Buffer.concat(copied).equals(file.subarray(4)), "the lone reader's events, copied as they came, are the file");
+    assert.ok(file.length / (8 * 1024) > 15, "many reads");
+    assert.ok(memories.size <= 3, `events came from ${memories.size} buffers over ${Math.ceil(file.length / 8192)} reads`);
+
+    // Two readers in step: what one reads from the store the other takes from the cache. Counted:
+    // entries read in batches (a fragmented transaction is read again entry by entry by each
+    // reader, as documented, and is left out).
+    const batchReads = (h: LogFeedHarness): { entries: number } => {
+      const counted = { entries: 0 };
+      const plain = h.counting.entries;
+      h.counting.entries = (lo, hi, max, into) => {
+        const out = plain(lo, hi, max, into);
+        if (max !== undefined) counted.entries += out.length;
+        return out;
+      };
+      return counted;
+    };
+    const shared = await open({ readBytes: 8 * 1024, cacheBytes: 1024 * 1024 });
+    const sharedReads = batchReads(shared);
+    const both = new AbortController();
+    const readers = [0, 1].map(() => shared.feed.read({ file: name, position: 4 }, both.signal)[Symbol.asyncIterator]());
+    const got: Buffer[][] = [[], []];
+    for (let done = [false, false]; !done[0] || !done[1]; ) {
+      for (const k of [0, 1]) {
+        if (done[k]) continue;
+        const r = await readers[k]!.next();
+        if (r.done || r.value.kind === "caughtUp") done[k] = true;
+        else for (const e of r.value.kind === "events" ? r.value.events : [r.value]) got[k]!.push(Buffer.from(e.bytes));
+      }
+    }
+    both.abort();
+    for (const k of [0, 1]) assert.ok(Buffer.concat(got[k]!).equals(file.subarray(4)), `reader ${k} got the file`);
+    assert.ok(sharedReads.entries < entries.length * 1.2, `two readers read the store about once: ${sharedReads.entries} entries in batches for ${entries.length} stored`);
+  });
+
   it("rebuilds the same index by replaying the log from its first retained entry", async () => {
     const h = await filled(GTID_FIXTURES.slice(0, 2).map((n) => join(fixtures, n)), 400);
     harnesses.push(h);

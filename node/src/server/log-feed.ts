@@ -22,7 +22,7 @@ import { decodeEntry, isLogEntry, LogEntryError, type EntryPayload } from "../lo
 import { FeedError, type BinlogChecksumName, type BinlogFeed, type BinlogFlavor, type FeedEvent, type FeedFile, type FeedGtidState, type FeedItem, type FeedPosition, type FeedSeek } from "../mysql/server/feed.ts";
 import { EntryType, type Entry } from "../raft/types.ts";
 import type { GtidKey } from "../storage/binlog-index.ts";
-import type { LogStore } from "../storage/log-store.ts";
+import { ReadBuffer, type LogStore } from "../storage/log-store.ts";
 import { isServed, type AppliedBinlogIndex, type StoredEvent, type StoredFileFacts } from "./applied-index.ts";
 
 /** The applied GTID state, as the node's BinlogState holds it (purged GTIDs included). */
@@ -78,6 +78,10 @@ class EntryCache {
     return out;
   }
 
+  get enabled(): boolean {
+    return this.#maxBytes > 0;
+  }
+
   add(entries: readonly Entry[]): void {
     if (this.#maxBytes <= 0) return;
     for (const e of entries) {
@@ -91,6 +95,11 @@ class EntryCache {
       this.#bytes -= e.data.length;
     }
   }
+}
+
+/** A reader's own read buffer, while it reads alone. */
+interface ReaderBuffers {
+  scratch: ReadBuffer | undefined;
 }
 
 interface PendingRun {
@@ -117,6 +126,9 @@ export class LogBinlogFeed implements BinlogFeed {
   readonly #progress: LogBinlogFeedOptions["progress"];
   readonly #cache: EntryCache;
   readonly #settleMs: number;
+
+  /** Readers streaming now: a lone reader reads into a buffer of its own, several share the cache. */
+  #readers = 0;
 
   constructor(options: LogBinlogFeedOptions) {
     this.#store = options.store;
@@ -284,6 +296,15 @@ export class LogBinlogFeed implements BinlogFeed {
   }
 
   async *#stream(filter: StartFilter, startEntry: number, signal: AbortSignal): AsyncGenerator<FeedItem> {
+    this.#readers++;
+    try {
+      yield* this.#streamFrom(filter, startEntry, signal, { scratch: undefined });
+    } finally {
+      this.#readers--;
+    }
+  }
+
+  async *#streamFrom(filter: StartFilter, startEntry: number, signal: AbortSignal, reader: ReaderBuffers): AsyncGenerator<FeedItem> {
     let next = startEntry;
     let current = { file: filter.file, position: filter.position };
     let caughtUpSent = false;
@@ -303,7 +324,7 @@ export class LogBinlogFeed implements BinlogFeed {
       if (next < this.#store.firstIndex()) {
         throw new FeedError("FEED_UNAVAILABLE", `the log was purged past entry ${next} while this dump was reading it (now from ${this.#store.firstIndex()})`);
       }
-      const batch = this.#read(next, bound);
+      const batch = this.#read(next, bound, reader);
       for (const entry of batch) {
         next = entry.index + 1;
         const payload = decodePayload(entry);
@@ -345,11 +366,18 @@ export class LogBinlogFeed implements BinlogFeed {
   /**
    * Entries from `from` (at most `readBytes`, never past `bound`): from the cache the readers
    * share when another reader read them lately (readers near each other read the disk once),
-   * else from the store.
+   * else from the store. A lone reader reads into its own buffer, reused read after read, and
+   * caches nothing (nobody would read it there): the events it hands out are then views that its
+   * next read overwrites, which the BinlogFeed contract allows (consumers copy what they keep).
    */
-  #read(from: number, bound: number): Entry[] {
+  #read(from: number, bound: number, reader: ReaderBuffers): Entry[] {
     const cached = this.#cache.run(from, bound, this.#readBytes);
     if (cached.length > 0) return cached;
+    if (this.#readers <= 1 || !this.#cache.enabled) {
+      reader.scratch ??= new ReadBuffer(this.#readBytes);
+      return this.#store.entries(from, bound + 1, this.#readBytes, reader.scratch);
+    }
+    reader.scratch = undefined;
     const entries = this.#store.entries(from, bound + 1, this.#readBytes);
     this.#cache.add(entries);
     return entries;

@@ -80,6 +80,43 @@ const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** Offsets read at once from an uncached sidecar. */
 const OFFSET_WINDOW = 256;
 
+/**
+ * A buffer a reader passes to entries() again and again, so that reading the log allocates
+ * nothing: each fresh megabyte is memory V8 counts as external, and every few dozen of them force a
+ * full garbage collection (a dump reading a gigabyte spent more time collecting than reading).
+ * It grows to the largest read asked of it, up to `maxKeptBytes`; larger reads get a buffer of
+ * their own.
+ */
+export class ReadBuffer {
+  #buffer: Buffer;
+  #used = 0;
+  readonly #maxKeptBytes: number;
+
+  constructor(bytes = 1024 * 1024, maxKeptBytes = 4 * 1024 * 1024) {
+    this.#buffer = Buffer.allocUnsafe(bytes);
+    this.#maxKeptBytes = maxKeptBytes;
+  }
+
+  get capacity(): number {
+    return this.#buffer.length;
+  }
+
+  /** `length` bytes of room; `restart` at a new read (what earlier reads hold is given up). */
+  take(length: number, restart: boolean): Buffer {
+    if (restart) this.#used = 0;
+    if (this.#used + length > this.#buffer.length) {
+      // Entries of this read still point into the current buffer: the rest goes into a new one.
+      const next = Buffer.allocUnsafe(Math.max(length, this.#buffer.length));
+      if (next.length > this.#maxKeptBytes) return next;
+      this.#buffer = next;
+      this.#used = 0;
+    }
+    const out = this.#buffer.subarray(this.#used, this.#used + length);
+    this.#used += length;
+    return out;
+  }
+}
+
 export class LogStore {
   readonly dir: string;
   /** Notified after every durable append, compaction or truncation, and by whoever advances a bound readers wait on. */
@@ -173,9 +210,11 @@ export class LogStore {
 
   /**
    * Entries [lo, hi), at most maxBytes of records but always at least one. Reads the files with
-   * positioned reads (bounded memory: only what is returned is read).
+   * positioned reads (bounded memory: only what is returned is read). With `into`, the records are
+   * read into that caller's buffer instead of a new one: the entries returned are then views that
+   * the next read into it overwrites.
    */
-  entries(lo: number, hi: number, maxBytes = Number.MAX_SAFE_INTEGER): Entry[] {
+  entries(lo: number, hi: number, maxBytes = Number.MAX_SAFE_INTEGER, into?: ReadBuffer): Entry[] {
     this.check();
     this.checkRange(lo, hi);
     const out: Entry[] = [];
@@ -192,7 +231,7 @@ export class LogStore {
       while (stop < end && (endOffset(stop + 1) - start <= budget || out.length + stop - index === 0)) stop++;
       if (stop === index) break;
       const length = endOffset(stop) - start;
-      const bytes = Buffer.allocUnsafe(length);
+      const bytes = into === undefined ? Buffer.allocUnsafe(length) : into.take(length, out.length === 0);
       const got = readSync(this.readFd(seg.path), bytes, 0, length, start);
       if (got !== length) this.fail(new StorageError("STORAGE_CORRUPT", `read ${got} of ${length} bytes of records`, { file: seg.path, offset: start }));
       let at = 0;

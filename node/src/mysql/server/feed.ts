@@ -125,6 +125,10 @@ export interface BinlogFeed {
    * Throws FeedError FEED_UNKNOWN_FILE for a file it does not hold, FEED_BAD_POSITION for a
    * position that is not the start of an event (or past the end), FEED_DAMAGED for stored bytes
    * that do not read as events.
+   *
+   * The bytes of the items handed out may be views of a buffer the feed reads into again once the
+   * consumer asks for the next item: a consumer copies what it keeps longer (writing to the
+   * socket through PacketSocket.writeParts copies).
    */
   read(from: FeedPosition, signal: AbortSignal): AsyncIterable<FeedItem>;
   /**

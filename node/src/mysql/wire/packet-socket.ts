@@ -20,11 +20,10 @@ export interface PacketSocketOptions {
   maxPacketPayload?: number;
 }
 
-/** Payloads up to this size are copied into the staging buffer; larger ones are written as they are. */
-const STAGED_PAYLOAD_MAX = 2 * 1024;
+/** Staging buffers: packets are copied into one and leave in large writes. */
 const STAGE_BYTES = 128 * 1024;
-/** What is left of a staging buffer after a send is used for the next bytes when at least this large. */
-const STAGE_REUSE_MIN = 32 * 1024;
+/** Staging buffers kept for reuse once the socket wrote them (more in flight are left to the GC). */
+const STAGES_KEPT = 2;
 
 type Waiter = { resolve: (payload: Buffer) => void; reject: (error: Error) => void; unsequenced?: boolean };
 
@@ -175,19 +174,20 @@ export class PacketSocket {
   }
 
   /**
-   * Writes one payload given in parts (a dump's `0x00` + event). Small payloads are copied into a
-   * staging buffer with their packet headers, large ones are written as they are behind a header
-   * of their own: what one turn of the event loop writes leaves in a few large writes, not a
-   * write of three pieces per event. The staged bytes are sent when the turn ends, when the
-   * staging buffer is full, or before anything else is written; when the socket's own buffer is
-   * then over its high-water mark, the caller waits for 'drain'.
+   * Writes one payload given in parts (a dump's `0x00` + event). The bytes are copied, with their
+   * packet header, into a staging buffer (a payload larger than one gets a buffer of its own), so
+   * the caller may reuse its buffers as soon as this returns: a dump hands out views of a read
+   * buffer it fills again for the next read. What one turn of the event loop writes leaves in a
+   * few large writes, not a write of three pieces per event. The staged bytes are sent when the
+   * turn ends, when the staging buffer is full, or before anything else is written; when the
+   * socket's own buffer is then over its high-water mark, the caller waits for 'drain'.
    */
-  writeParts(parts: readonly Buffer[]): Promise<void> {
+  writeParts(parts: readonly Uint8Array[]): Promise<void> {
     return this.writePartsNow(parts) ?? Promise.resolve();
   }
 
   /** writeParts() that answers undefined when the bytes were taken at once (no promise made: the hot path of a dump). */
-  writePartsNow(parts: readonly Buffer[]): Promise<void> | undefined {
+  writePartsNow(parts: readonly Uint8Array[]): Promise<void> | undefined {
     let total = 0;
     for (const part of parts) total += part.length;
     const max = this.maxPacketPayload ?? MAX_PACKET_PAYLOAD;
@@ -203,32 +203,27 @@ export class PacketSocket {
       setImmediate(this.flushLater);
     }
     let ok = true;
-    if (total + PACKET_HEADER_LENGTH <= STAGED_PAYLOAD_MAX) {
-      if (this.stage === undefined || this.staged + PACKET_HEADER_LENGTH + total > this.stage.length) {
+    const length = PACKET_HEADER_LENGTH + total;
+    let packet: Buffer;
+    if (length <= STAGE_BYTES) {
+      if (this.stage === undefined || this.staged + length > this.stage.length) {
         ok = this.sendStage();
-        this.stage = Buffer.allocUnsafe(STAGE_BYTES);
+        this.stage = this.spareStages.pop() ?? Buffer.allocUnsafe(STAGE_BYTES);
       }
-      const stage = this.stage;
-      let at = this.staged;
-      stage.writeUIntLE(total, at, 3);
-      stage[at + 3] = sequenceId;
-      at += PACKET_HEADER_LENGTH;
-      for (const part of parts) at += part.copy(stage, at);
-      this.staged = at;
+      packet = this.stage.subarray(this.staged, this.staged + length);
+      this.staged += length;
     } else {
       ok = this.sendStage();
-      // The header with the payload's first part when that is small (the dump's 0x00): one piece less.
-      const first = parts[0];
-      const joinFirst = first !== undefined && first.length <= 16;
-      const header = Buffer.allocUnsafe(PACKET_HEADER_LENGTH + (joinFirst ? first.length : 0));
-      header.writeUIntLE(total, 0, 3);
-      header[3] = sequenceId;
-      if (joinFirst) first.copy(header, PACKET_HEADER_LENGTH);
-      this.socket.cork();
-      ok = this.socket.write(header) && ok;
-      for (let i = joinFirst ? 1 : 0; i < parts.length; i++) if (parts[i]!.length > 0) ok = this.socket.write(parts[i]!);
-      this.socket.uncork();
+      packet = Buffer.allocUnsafe(length);
     }
+    packet.writeUIntLE(total, 0, 3);
+    packet[3] = sequenceId;
+    let at = PACKET_HEADER_LENGTH;
+    for (const part of parts) {
+      packet.set(part, at);
+      at += part.length;
+    }
+    if (length > STAGE_BYTES) ok = this.socket.write(packet) && ok;
     if (ok && !this.socket.writableNeedDrain) return undefined;
     this.flush();
     return this.drained();
@@ -241,15 +236,21 @@ export class PacketSocket {
 
   /** The staged bytes to the socket; false when its buffer is then over the high-water mark. */
   private sendStage(): boolean {
-    if (this.staged === 0 || this.stage === undefined) return true;
-    const bytes = this.stage.subarray(0, this.staged);
-    this.stage = this.stage.length - this.staged >= STAGE_REUSE_MIN ? this.stage.subarray(this.staged) : undefined;
+    const stage = this.stage;
+    if (this.staged === 0 || stage === undefined) return true;
+    const bytes = stage.subarray(0, this.staged);
+    this.stage = undefined;
     this.staged = 0;
-    return this.socket.write(bytes);
+    // Once written (the kernel has the bytes) the buffer serves again: a dump at full speed
+    // allocates no new staging buffers.
+    return this.socket.write(bytes, () => {
+      if (this.spareStages.length < STAGES_KEPT) this.spareStages.push(stage);
+    });
   }
 
   private stage: Buffer | undefined;
   private staged = 0;
+  private readonly spareStages: Buffer[] = [];
   private flushScheduled = false;
   private readonly flushLater = (): void => {
     this.flushScheduled = false;

@@ -178,3 +178,43 @@ test("PacketSocket: a closed connection fails pending reads and later writes", a
     close();
   }
 });
+
+test("PacketSocket.writeParts copies: the caller may overwrite its buffers as soon as the call returns", async () => {
+  const { a, b, close } = await socketPair();
+  try {
+    const writer = new PacketSocket(b);
+    // The peer reads nothing at first: the kernel's buffers fill and the socket keeps what follows
+    // queued in this process, where a buffer passed by reference would be read only later.
+    a.pause();
+    const filler = Buffer.alloc(8 * 1024 * 1024, 1);
+    const pendings = [writer.write(filler)];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Small and medium payloads are staged; one larger than a staging buffer gets its own.
+    const sizes = [100, 20 * 1024, 8 * 1024, 200 * 1024, 1, 60 * 1024];
+    const scratch = Buffer.alloc(256 * 1024);
+    const expected: Buffer[] = [];
+    for (const [k, size] of sizes.entries()) {
+      scratch.fill(k + 1, 0, size);
+      const prefix = Buffer.from([0]);
+      const pending = writer.writeParts([prefix, scratch.subarray(0, size)]);
+      expected.push(Buffer.concat([prefix, scratch.subarray(0, size)]));
+      // As a dump's next read would: the same memory, new bytes.
+      scratch.fill(0xee);
+      prefix[0] = 0xee;
+      pendings.push(pending);
+    }
+    writer.flush();
+    assert.ok(b.writableLength > 0, "the writes are still queued in this process");
+    a.resume();
+    const reader = new PacketSocket(a);
+    assert.equal((await reader.read()).length, filler.length);
+    await Promise.all(pendings);
+    for (const [k, want] of expected.entries()) {
+      const got = await reader.read();
+      assert.equal(got.length, want.length, `payload ${k}: length`);
+      assert.ok(got.equals(want), `payload ${k} (${sizes[k]} bytes) arrived as written, not as overwritten`);
+    }
+  } finally {
+    close();
+  }
+});

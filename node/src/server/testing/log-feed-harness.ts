@@ -33,13 +33,13 @@ export class LogFeedHarness {
   /** The commit index the feed's `settle` waits for (as a follower learns it from its leader). */
   committed = 0;
 
-  private constructor(dir: string, store: LogStore, readBytes: number | undefined) {
+  private constructor(dir: string, store: LogStore, readBytes: number | undefined, cacheBytes: number) {
     this.dir = dir;
     this.store = store;
     const counting: CountingStore = {
       entriesRead: 0,
-      entries: (lo, hi, max) => {
-        const out = store.entries(lo, hi, max);
+      entries: (lo, hi, max, into) => {
+        const out = store.entries(lo, hi, max, into);
         counting.entriesRead += out.length;
         return out;
       },
@@ -57,13 +57,14 @@ export class LogFeedHarness {
       },
     };
     const progress = { committed: () => this.committed, applied: () => this.index.lastApplied };
-    this.feed = new LogBinlogFeed({ store: counting, index: this.index, gtids: () => this.state, applied: signal, progress, settleMs: 3000, cacheBytes: 0, ...(readBytes ? { readBytes } : {}) });
+    this.feed = new LogBinlogFeed({ store: counting, index: this.index, gtids: () => this.state, applied: signal, progress, settleMs: 3000, cacheBytes, ...(readBytes ? { readBytes } : {}) });
   }
 
-  static async open(options: { segmentBytes?: number; readBytes?: number } = {}): Promise<LogFeedHarness> {
+  /** `cacheBytes`: the readers' shared cache (none unless asked: tests count what reaches the store). */
+  static async open(options: { segmentBytes?: number; readBytes?: number; cacheBytes?: number } = {}): Promise<LogFeedHarness> {
     const dir = mkdtempSync(join(tmpdir(), "kingbus-log-feed-"));
     const store = await LogStore.open(dir, { extractBinlogInfo, ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}) });
-    return new LogFeedHarness(dir, store, options.readBytes);
+    return new LogFeedHarness(dir, store, options.readBytes, options.cacheBytes ?? 0);
   }
 
   /** Appends (durable, not yet committed). */
