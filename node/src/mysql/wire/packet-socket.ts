@@ -242,10 +242,18 @@ export class PacketSocket {
     this.stage = undefined;
     this.staged = 0;
     // Once written (the kernel has the bytes) the buffer serves again: a dump at full speed
-    // allocates no new staging buffers.
-    return this.socket.write(bytes, () => {
-      if (this.spareStages.length < STAGES_KEPT) this.spareStages.push(stage);
+    // allocates no new staging buffers. Usually the kernel takes the bytes at once, which an empty
+    // write queue tells right away; the write's callback would only come after the dump's loop
+    // yields, which it may not do for many buffers.
+    let reused = false;
+    const ok = this.socket.write(bytes, () => {
+      if (!reused && this.spareStages.length < STAGES_KEPT) this.spareStages.push(stage);
     });
+    if (this.socket.writableLength === 0 && !this.socket.writableCorked) {
+      reused = true;
+      this.spareStages.push(stage);
+    }
+    return ok;
   }
 
   private stage: Buffer | undefined;
