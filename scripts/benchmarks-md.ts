@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseResult, renderPage, type StoredResult } from "../bench/lib/benchmarks-md.ts";
 import { benchDir } from "../bench/lib/report.ts";
+import { parseRunTimes, RUN_TIMES_FILE, type BenchRunTimes } from "../bench/lib/run-times.ts";
 
 const root = resolve(benchDir, "..");
 const arg = (name: string): string | undefined => {
@@ -24,7 +25,13 @@ const check = process.argv.includes("--check");
 const files = existsSync(resultsDir) ? readdirSync(resultsDir).sort() : [];
 const results = new Map<string, StoredResult>();
 const unreadable: Array<{ file: string; reason: string }> = [];
+let runTimes: BenchRunTimes | undefined;
 for (const file of files.filter((f) => f.endsWith(".json"))) {
+  if (file === RUN_TIMES_FILE) {
+    runTimes = parseRunTimes(JSON.parse(readFileSync(join(resultsDir, file), "utf8")) as unknown);
+    if (runTimes === undefined) unreadable.push({ file, reason: "not the timings of a make bench run" });
+    continue;
+  }
   const fallback = file.replace(/\.json$/, "");
   try {
     const r = parseResult(JSON.parse(readFileSync(join(resultsDir, file), "utf8")) as unknown, fallback);
@@ -33,7 +40,7 @@ for (const file of files.filter((f) => f.endsWith(".json"))) {
     unreadable.push({ file, reason: e instanceof Error ? e.message : String(e) });
   }
 }
-const page = renderPage({ results, files, unreadable, resultsPath: relative(resolve(out, ".."), resultsDir) || "." });
+const page = renderPage({ results, files, unreadable, resultsPath: relative(resolve(out, ".."), resultsDir) || ".", ...(runTimes ? { runTimes } : {}) });
 if (check) {
   const current = existsSync(out) ? readFileSync(out, "utf8") : "";
   if (current !== page) {

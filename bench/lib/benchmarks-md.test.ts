@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { anchor, figureOwner, formatNumber, formatRatio, goalMet, keyNotes, parseResult, relinkNote, renderPage, type ResultRow, type StoredResult } from "./benchmarks-md.ts";
+import { parseRunTimes } from "./run-times.ts";
 
 const row = (goal: string, kingbus: number | null, baseline: number | null, extra: Partial<ResultRow> = {}): ResultRow => ({
   measure: "m",
@@ -84,4 +85,15 @@ test("renderPage keeps the fixed order, says what is missing and links figures",
   assert.match(page, /first !\[c\]\(bench\/results\/raft.svg\)/);
   assert.match(page, /\| m \| 2.00 x \| 1.00 x \| 2.00 \| > etcd \(ratio > 1\) \| yes \|/);
   assert.match(page, /Machine: cpu, 2 cores, 24 GiB, linux, Node v24/);
+});
+
+test("the last make bench's timings: read back, shown against the budget, failures named; anything else is not timings", () => {
+  const stored = { date: "2026-11-22T06:00:00.000Z", totalSeconds: 1380, budgetSeconds: 1500, benchmarks: [{ name: "raft", seconds: 400, ok: true }, { name: "memory", seconds: 540, ok: false }] };
+  const times = parseRunTimes(JSON.parse(JSON.stringify(stored)) as unknown);
+  assert.deepEqual(times, stored);
+  const page = renderPage({ results: new Map(), files: [], runTimes: times! });
+  assert.match(page, /Last full `make bench`: 23\.0 min on 2026-11-22 06:00 UTC, within its 25-minute budget; \*\*failed\*\*: memory\. Per benchmark: raft 6\.7 min, memory 9\.0 min \(failed\)\./);
+  assert.match(renderPage({ results: new Map(), files: [], runTimes: { ...stored, totalSeconds: 1600, benchmarks: [] } }), /26\.7 min .* \*\*over\*\* its 25-minute budget\.\n/);
+  assert.equal(parseRunTimes({ name: "raft", rows: [] }), undefined);
+  assert.equal(parseRunTimes(null), undefined);
 });

@@ -10,6 +10,8 @@
  * no verdict rather than a guessed one.
  */
 
+import { renderRunTimes, type BenchRunTimes } from "./run-times.ts";
+
 /** The benchmarks in the order the page shows them, with what reproduces each. */
 export const BENCHMARKS: ReadonlyArray<{ name: string; title: string; make: string }> = [
   { name: "codec", title: "Binlog codec", make: "make bench-codec" },
@@ -210,6 +212,8 @@ export interface PageInput {
   unreadable?: ReadonlyArray<{ file: string; reason: string }>;
   /** The results folder relative to the page (default bench/results). */
   resultsPath?: string;
+  /** How long the last full `make bench` took. */
+  runTimes?: BenchRunTimes;
 }
 
 /** Which benchmark a figure belongs to: the longest name it is `<name>.svg` or `<name>-….svg` of. */
@@ -256,6 +260,7 @@ export function renderPage(input: PageInput): string {
   else if (machines.length > 1) out.push(`Machines (the results come from more than one; each section names its own): ${machines.map((m) => `${m}`).join("; ")}.`);
   out.push("The machine is shared: each benchmark records the CPU other processes used while it ran, and its notes say when the machine was not quiet.");
   out.push("");
+  if (input.runTimes) out.push(...renderRunTimes(input.runTimes));
 
   out.push("| benchmark | goals met | run |");
   out.push("| --- | --- | --- |");
