@@ -191,17 +191,21 @@ describe("LogBinlogFeed over real binlog events", { skip }, () => {
     const lone = await open({ readBytes: 8 * 1024 });
     const memories = new Set<ArrayBufferLike>();
     const copied: Buffer[] = [];
+    let transient = 0;
     const aborter = new AbortController();
     for await (const item of lone.feed.read({ file: name, position: 4 }, aborter.signal)) {
       if (item.kind === "caughtUp") break;
       for (const e of item.kind === "events" ? item.events : [item]) {
-        memories.add(e.bytes.buffer);
+        // (The FORMAT_DESCRIPTION comes from the index, a fragmented transaction from its own reads.)
+        if (e.transient) memories.add(e.bytes.buffer);
+        transient += e.transient ? 1 : 0;
         copied.push(Buffer.from(e.bytes));
       }
     }
     aborter.abort();
     assert.ok(Buffer.concat(copied).equals(file.subarray(4)), "the lone reader's events, copied as they came, are the file");
     assert.ok(file.length / (8 * 1024) > 15, "many reads");
+    assert.ok(transient > copied.length / 2, `${transient} of ${copied.length} events read into the reader's buffer`);
     assert.ok(memories.size <= 3, `events came from ${memories.size} buffers over ${Math.ceil(file.length / 8192)} reads`);
 
     // Two readers in step: what one reads from the store the other takes from the cache. Counted:
@@ -222,16 +226,24 @@ describe("LogBinlogFeed over real binlog events", { skip }, () => {
     const both = new AbortController();
     const readers = [0, 1].map(() => shared.feed.read({ file: name, position: 4 }, both.signal)[Symbol.asyncIterator]());
     const got: Buffer[][] = [[], []];
+    let transientShared = 0;
     for (let done = [false, false]; !done[0] || !done[1]; ) {
       for (const k of [0, 1]) {
         if (done[k]) continue;
         const r = await readers[k]!.next();
         if (r.done || r.value.kind === "caughtUp") done[k] = true;
-        else for (const e of r.value.kind === "events" ? r.value.events : [r.value]) got[k]!.push(Buffer.from(e.bytes));
+        else
+          for (const e of r.value.kind === "events" ? r.value.events : [r.value]) {
+            got[k]!.push(Buffer.from(e.bytes));
+            // Shared (cached) bytes never change: a dump may send them by reference. (The first
+            // reader read its first batch alone, into its own buffer.)
+            if (k === 1 && e.transient === true) transientShared++;
+          }
       }
     }
     both.abort();
     for (const k of [0, 1]) assert.ok(Buffer.concat(got[k]!).equals(file.subarray(4)), `reader ${k} got the file`);
+    assert.equal(transientShared, 0, "the second reader's events all came from the shared cache or a cached read");
     assert.ok(sharedReads.entries < entries.length * 1.2, `two readers read the store about once: ${sharedReads.entries} entries in batches for ${entries.length} stored`);
   });
 

@@ -324,7 +324,7 @@ export class LogBinlogFeed implements BinlogFeed {
       if (next < this.#store.firstIndex()) {
         throw new FeedError("FEED_UNAVAILABLE", `the log was purged past entry ${next} while this dump was reading it (now from ${this.#store.firstIndex()})`);
       }
-      const batch = this.#read(next, bound, reader);
+      const { entries: batch, transient } = this.#read(next, bound, reader);
       for (const entry of batch) {
         next = entry.index + 1;
         const payload = decodePayload(entry);
@@ -336,7 +336,7 @@ export class LogBinlogFeed implements BinlogFeed {
             const start = item.endPos - bytes.length;
             const from = startWithin(filter, item.file, start, item.endPos);
             if (from === undefined) continue;
-            yield { kind: "events", events: splitEvents(item.file, start, bytes, from) };
+            yield { kind: "events", events: splitEvents(item.file, start, bytes, from, transient) };
             current = { file: item.file, position: item.endPos };
             caughtUpSent = false;
           }
@@ -370,17 +370,17 @@ export class LogBinlogFeed implements BinlogFeed {
    * caches nothing (nobody would read it there): the events it hands out are then views that its
    * next read overwrites, which the BinlogFeed contract allows (consumers copy what they keep).
    */
-  #read(from: number, bound: number, reader: ReaderBuffers): Entry[] {
+  #read(from: number, bound: number, reader: ReaderBuffers): { entries: Entry[]; transient: boolean } {
     const cached = this.#cache.run(from, bound, this.#readBytes);
-    if (cached.length > 0) return cached;
+    if (cached.length > 0) return { entries: cached, transient: false };
     if (this.#readers <= 1 || !this.#cache.enabled) {
       reader.scratch ??= new ReadBuffer(this.#readBytes);
-      return this.#store.entries(from, bound + 1, this.#readBytes, reader.scratch);
+      return { entries: this.#store.entries(from, bound + 1, this.#readBytes, reader.scratch), transient: true };
     }
     reader.scratch = undefined;
     const entries = this.#store.entries(from, bound + 1, this.#readBytes);
     this.#cache.add(entries);
-    return entries;
+    return { entries, transient: false };
   }
 
   /** A whole fragmented transaction, read again entry by entry and cut into events. */
@@ -449,7 +449,7 @@ function startWithin(filter: StartFilter, file: string, start: number, end: numb
 }
 
 /** The events of an item (whole events back to back) from offset `from` on; views, not copies. */
-function splitEvents(file: string, start: number, bytes: Uint8Array, from: number): FeedEvent[] {
+function splitEvents(file: string, start: number, bytes: Uint8Array, from: number, transient: boolean): FeedEvent[] {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: FeedEvent[] = [];
   let at = 0;
@@ -460,7 +460,7 @@ function splitEvents(file: string, start: number, bytes: Uint8Array, from: numbe
     if (size < EVENT_HEADER_LENGTH || at + size > buf.length) throw new FeedError("FEED_DAMAGED", `${file}: the event at ${start + at} announces ${size} bytes, ${buf.length - at} are stored`);
     const offset = start + at;
     if (offset === from) found = true;
-    if (offset >= from) out.push({ kind: "event", file, offset, bytes: buf.subarray(at, at + size) });
+    if (offset >= from) out.push(transient ? { kind: "event", file, offset, bytes: buf.subarray(at, at + size), transient } : { kind: "event", file, offset, bytes: buf.subarray(at, at + size) });
     at += size;
   }
   if (!found) throw new FeedError("FEED_BAD_POSITION", `position ${from} in ${file} is not the start of an event`);

@@ -617,7 +617,7 @@ class DumpSession {
     }
     this.lastEventStart = item.offset;
     this.position = item.offset + item.bytes.length;
-    return this.ctx.socket.writePartsNow([EVENT_PACKET_PREFIX, item.bytes]);
+    return this.ctx.socket.writePartsNow([EVENT_PACKET_PREFIX, item.bytes], item.transient !== true);
   }
 
   private async event(item: FeedEvent): Promise<void> {

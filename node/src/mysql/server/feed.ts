@@ -55,6 +55,11 @@ export interface FeedEvent {
   readonly offset: number;
   /** The whole event as the primary wrote it: header, body, checksum. */
   readonly bytes: Buffer;
+  /**
+   * The bytes are a view of a buffer the feed reads into again once the next item is asked for
+   * (else they stay as they are for as long as anyone holds them, and may be sent by reference).
+   */
+  readonly transient?: boolean;
 }
 
 /**
@@ -126,9 +131,8 @@ export interface BinlogFeed {
    * position that is not the start of an event (or past the end), FEED_DAMAGED for stored bytes
    * that do not read as events.
    *
-   * The bytes of the items handed out may be views of a buffer the feed reads into again once the
-   * consumer asks for the next item: a consumer copies what it keeps longer (writing to the
-   * socket through PacketSocket.writeParts copies).
+   * Events marked `transient` are views of a buffer the feed reads into again once the consumer
+   * asks for the next item: a consumer copies what it keeps longer (PacketSocket.writeParts does).
    */
   read(from: FeedPosition, signal: AbortSignal): AsyncIterable<FeedItem>;
   /**

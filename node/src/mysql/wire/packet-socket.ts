@@ -22,6 +22,8 @@ export interface PacketSocketOptions {
 
 /** Staging buffers: packets are copied into one and leave in large writes. */
 const STAGE_BYTES = 128 * 1024;
+/** Payloads written by reference (writePartsNow's `byReference`) when larger than this; smaller ones are staged. */
+const BY_REFERENCE_MIN = 2 * 1024;
 /** Staging buffers kept for reuse once the socket wrote them (more in flight are left to the GC). */
 const STAGES_KEPT = 2;
 
@@ -186,8 +188,13 @@ export class PacketSocket {
     return this.writePartsNow(parts) ?? Promise.resolve();
   }
 
-  /** writeParts() that answers undefined when the bytes were taken at once (no promise made: the hot path of a dump). */
-  writePartsNow(parts: readonly Uint8Array[]): Promise<void> | undefined {
+  /**
+   * writeParts() that answers undefined when the bytes were taken at once (no promise made: the
+   * hot path of a dump). With `byReference`, a payload over BY_REFERENCE_MIN bytes is not copied
+   * but queued as it is behind a header of its own: for bytes that never change (a cache many
+   * dumps share), where a copy per replica would be garbage once a slow replica's socket is full.
+   */
+  writePartsNow(parts: readonly Uint8Array[], byReference = false): Promise<void> | undefined {
     let total = 0;
     for (const part of parts) total += part.length;
     const max = this.maxPacketPayload ?? MAX_PACKET_PAYLOAD;
@@ -204,6 +211,23 @@ export class PacketSocket {
     }
     let ok = true;
     const length = PACKET_HEADER_LENGTH + total;
+    if (byReference && total > BY_REFERENCE_MIN) {
+      ok = this.sendStage();
+      // The header with the payload's first part when that is small (the dump's 0x00): one piece less.
+      const first = parts[0];
+      const joinFirst = first !== undefined && first.length <= 16;
+      const header = Buffer.allocUnsafe(PACKET_HEADER_LENGTH + (joinFirst ? first.length : 0));
+      header.writeUIntLE(total, 0, 3);
+      header[3] = sequenceId;
+      if (joinFirst) header.set(first, PACKET_HEADER_LENGTH);
+      this.socket.cork();
+      ok = this.socket.write(header) && ok;
+      for (let i = joinFirst ? 1 : 0; i < parts.length; i++) if (parts[i]!.length > 0) ok = this.socket.write(parts[i]!);
+      this.socket.uncork();
+      if (ok && !this.socket.writableNeedDrain) return undefined;
+      this.flush();
+      return this.drained();
+    }
     let packet: Buffer;
     if (length <= STAGE_BYTES) {
       if (this.stage === undefined || this.staged + length > this.stage.length) {

@@ -218,3 +218,20 @@ test("PacketSocket.writeParts copies: the caller may overwrite its buffers as so
     close();
   }
 });
+
+test("PacketSocket.writePartsNow by reference: large payloads queued as they are, small ones staged, all in order", async () => {
+  const { a, b, close } = await socketPair();
+  try {
+    const writer = new PacketSocket(b);
+    const reader = new PacketSocket(a);
+    const payloads = [100, 20 * 1024, 1, 300 * 1024, 2 * 1024, 3000].map((size, k) => Buffer.alloc(size, k + 1));
+    for (const p of payloads) await (writer.writePartsNow([Buffer.from([0]), p], true) ?? Promise.resolve());
+    writer.flush();
+    for (const [k, p] of payloads.entries()) {
+      const got = await reader.read();
+      assert.ok(got.equals(Buffer.concat([Buffer.from([0]), p])), `payload ${k} (${p.length} bytes)`);
+    }
+  } finally {
+    close();
+  }
+});
