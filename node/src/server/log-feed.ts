@@ -60,6 +60,7 @@ class EntryCache {
   readonly #entries = new Map<number, Entry>();
   readonly #maxBytes: number;
   #bytes = 0;
+  #newest = 0;
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
@@ -82,12 +83,18 @@ class EntryCache {
     return this.#maxBytes > 0;
   }
 
+  /** The highest index ever cached (0: none). */
+  get newest(): number {
+    return this.#newest;
+  }
+
   add(entries: readonly Entry[]): void {
     if (this.#maxBytes <= 0) return;
     for (const e of entries) {
       if (this.#entries.has(e.index)) continue;
       this.#entries.set(e.index, e);
       this.#bytes += e.data.length;
+      if (e.index > this.#newest) this.#newest = e.index;
     }
     for (const [index, e] of this.#entries) {
       if (this.#bytes <= this.#maxBytes) break;
@@ -368,19 +375,21 @@ export class LogBinlogFeed implements BinlogFeed {
    * share when another reader read them lately (readers near each other read the disk once),
    * else from the store. A lone reader reads into its own buffer, reused read after read, and
    * caches nothing (nobody would read it there): the events it hands out are then views that its
-   * next read overwrites, which the BinlogFeed contract allows (consumers copy what they keep).
+   * next read overwrites (marked transient: consumers copy what they keep).
    */
   #read(from: number, bound: number, reader: ReaderBuffers): { entries: Entry[]; transient: boolean } {
     const cached = this.#cache.run(from, bound, this.#readBytes);
     if (cached.length > 0) return { entries: cached, transient: false };
-    if (this.#readers <= 1 || !this.#cache.enabled) {
-      reader.scratch ??= new ReadBuffer(this.#readBytes);
-      return { entries: this.#store.entries(from, bound + 1, this.#readBytes, reader.scratch), transient: true };
+    // The reader furthest ahead reads for the others, into buffers of their own that the cache
+    // keeps. A reader behind what the cache holds reads for itself: what it would add is older
+    // than what the readers ahead of it need, and would push that out.
+    if (this.#readers > 1 && this.#cache.enabled && from > this.#cache.newest) {
+      const entries = this.#store.entries(from, bound + 1, this.#readBytes);
+      this.#cache.add(entries);
+      return { entries, transient: false };
     }
-    reader.scratch = undefined;
-    const entries = this.#store.entries(from, bound + 1, this.#readBytes);
-    this.#cache.add(entries);
-    return { entries, transient: false };
+    reader.scratch ??= new ReadBuffer(this.#readBytes);
+    return { entries: this.#store.entries(from, bound + 1, this.#readBytes, reader.scratch), transient: true };
   }
 
   /** A whole fragmented transaction, read again entry by entry and cut into events. */
