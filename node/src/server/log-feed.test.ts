@@ -244,6 +244,26 @@ describe("LogBinlogFeed over real binlog events", { skip }, () => {
     both.abort();
     for (const k of [0, 1]) assert.ok(Buffer.concat(got[k]!).equals(file.subarray(4)), `reader ${k} got the file`);
     assert.equal(transientShared, 0, "the second reader's events all came from the shared cache or a cached read");
+    // A reader that fell behind what the cache holds reads for itself, into its own buffer,
+    // leaving the cache to the reader ahead: both start, then one runs to the end first.
+    const window = await open({ readBytes: 8 * 1024, cacheBytes: 16 * 1024 });
+    const batchReadsInto: boolean[] = [];
+    const plainEntries = window.counting.entries;
+    window.counting.entries = (lo, hi, max, into) => {
+      if (max !== undefined) batchReadsInto.push(into !== undefined);
+      return plainEntries(lo, hi, max, into);
+    };
+    const late = new AbortController();
+    const [ahead, behind] = [0, 1].map(() => window.feed.read({ file: name, position: 4 }, late.signal)[Symbol.asyncIterator]());
+    const over = (r: IteratorResult<FeedItem>): boolean => r.done === true || r.value.kind === "caughtUp";
+    await ahead!.next();
+    await behind!.next();
+    while (!over(await ahead!.next()));
+    const fromHere = batchReadsInto.length;
+    while (!over(await behind!.next()));
+    late.abort();
+    const behindReads = batchReadsInto.slice(fromHere);
+    assert.ok(behindReads.length > 3 && behindReads.every((into) => into), `the reader behind read ${behindReads.length} batches, each into its own buffer: ${JSON.stringify(behindReads)}`);
     assert.ok(sharedReads.entries < entries.length * 1.2, `two readers read the store about once: ${sharedReads.entries} entries in batches for ${entries.length} stored`);
   });
 
