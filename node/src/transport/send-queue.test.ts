@@ -69,3 +69,25 @@ test("backoff doubles from the initial delay to the cap, jittered in the upper h
   const real = new Backoff({ initialMs: 100, maxMs: 1_000 });
   for (let i = 0; i < 100; i++) assert.ok(real.next() <= 1_000);
 });
+
+test("a message taken or dropped from the queue is no longer held by it, though the queue never empties", async () => {
+  const { collectGarbage } = await import("./testing.ts");
+  const q = new SendQueue<{ payload: Uint8Array }>({ maxMessages: 3, maxBytes: 1 << 30 });
+  const refs: WeakRef<object>[] = [];
+  const push = () => {
+    const m = { payload: new Uint8Array(1024) };
+    refs.push(new WeakRef(m));
+    q.push(m, 1024, false);
+  };
+  for (let i = 0; i < 10; i++) {
+    push();
+    push();
+    q.take(1024); // one goes, one stays: the queue is never empty, so it is never compacted
+  }
+  // 20 pushed, 10 taken, 8 dropped by the 3-message bound: only the 2 still queued may be alive.
+  await new Promise((r) => setImmediate(r));
+  collectGarbage();
+  assert.equal(q.length, 2);
+  assert.equal(q.dropped, 8);
+  assert.equal(refs.filter((r) => r.deref() !== undefined).length, 2);
+});

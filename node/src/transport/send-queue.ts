@@ -16,10 +16,16 @@ interface Slot<T> {
   essential: boolean;
 }
 
+// A slot taken or dropped from the front: the array keeps its place until compaction, never the
+// message (which may pin megabytes of entries).
+const GONE = undefined as unknown as Slot<never>;
+
 export class SendQueue<T> {
   readonly #limits: QueueLimits;
   #slots: Slot<T>[] = [];
-  // Taking from the front advances `#head`; the array is compacted once the dead prefix dominates.
+  // Taking from the front advances `#head` and clears the slot (a queue that never empties under
+  // load would otherwise keep every message it sent until the next compaction: up to a thousand
+  // append messages, hundreds of megabytes); the array is compacted once the dead prefix dominates.
   #head = 0;
   #bytes = 0;
   #dropped = 0;
@@ -63,7 +69,7 @@ export class SendQueue<T> {
       if (taken.length > 0 && size + slot.bytes > maxBytes) break;
       taken.push(slot.item);
       size += slot.bytes;
-      this.#head++;
+      this.#slots[this.#head++] = GONE;
     }
     this.#bytes -= size;
     this.#compact();
@@ -82,7 +88,7 @@ export class SendQueue<T> {
     while (at < this.#slots.length && this.#slots[at]!.essential) at++;
     if (at === this.#slots.length) at = this.#head;
     this.#bytes -= this.#slots[at]!.bytes;
-    if (at === this.#head) this.#head++;
+    if (at === this.#head) this.#slots[this.#head++] = GONE;
     else this.#slots.splice(at, 1);
     this.#compact();
   }
