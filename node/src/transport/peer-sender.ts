@@ -13,6 +13,7 @@
  */
 import { Client, status, type ChannelCredentials, type ChannelOptions, type ClientWritableStream, type ServiceError } from "@grpc/grpc-js";
 import { Backoff } from "./backoff.ts";
+import { BatchEncoder } from "./batch-encoder.ts";
 import { TransportError } from "./errors.ts";
 import { identityMetadata } from "./identity.ts";
 import { kingbusProto } from "./proto.ts";
@@ -72,6 +73,8 @@ export class PeerSender {
   readonly #config: PeerSenderConfig;
   readonly #queue: SendQueue<WireRaftMessage>;
   readonly #backoff: Backoff;
+  /** Serializes batches into one reused buffer (see BatchEncoder): safe, as one batch is written at a time. */
+  readonly #encoder: BatchEncoder;
   #target: string;
   #stream: Stream | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -89,6 +92,7 @@ export class PeerSender {
     this.#target = config.target;
     this.#queue = new SendQueue(config.queue);
     this.#backoff = new Backoff(config.backoff);
+    this.#encoder = new BatchEncoder({ keepBytes: config.maxBatchBytes });
     this.#connect();
   }
 
@@ -162,7 +166,10 @@ export class PeerSender {
     const client = new Client(this.#target, this.#config.credentials, this.#config.channelOptions);
     const metadata = identityMetadata({ from: this.#config.localId, to: this.#config.peerId, cluster: this.#config.clusterId });
     const stream = { client, accepted: false, writing: false, timedOut: false } as Stream;
-    stream.call = client.makeClientStreamRequest(send.path, send.requestSerialize, send.responseDeserialize, metadata, {},
+    // gRPC copies the serialized batch into its frame before the write's callback (retries, which
+    // would keep it longer, are off: see PeerTransport's channel options), and the next batch is
+    // serialized only after that callback, so one buffer serves every batch of this peer.
+    stream.call = client.makeClientStreamRequest(send.path, (batch: WireMessageBatch) => this.#encoder.encode(batch), send.responseDeserialize, metadata, {},
       (error) => this.#ended(stream, error ?? undefined));
     stream.call.on("metadata", () => this.#accepted(stream));
     // Failures arrive through the callback above; this only keeps a stray 'error' from throwing.

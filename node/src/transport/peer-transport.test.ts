@@ -82,6 +82,29 @@ test("10,000 messages of mixed sizes to one peer arrive complete and in order, i
   }
 });
 
+test("large batches to a slow receiver arrive intact, though the sender serializes every batch into one reused buffer", async () => {
+  // Batches of one or two messages, many in flight while the receiver stalls.
+  const a = await startRecorder(1, { limits: { batchBytes: 150_000 } });
+  const b = await startRecorder(2, { onMessages: async (messages) => {
+    b.batches.push(messages.length);
+    b.received.set(1, [...(b.received.get(1) ?? []), ...messages]);
+    // A follower persisting the batch before it reads the next; the first takes long enough for
+    // HTTP/2 flow control to stall the sender.
+    await sleep(b.batches.length === 1 ? 300 : 2);
+  } });
+  try {
+    a.transport.addPeer(2, `http://${b.address}`);
+    await waitFor("the stream", () => a.transport.stats().peers.get(2)?.reachable === true);
+    const sent = Array.from({ length: 120 }, (_, i) => append(1, 2, i + 1, 40_000 + ((i * 7919) % 80_000)));
+    a.transport.send(sent);
+    await waitFor("120 appends", () => b.count(1) === 120, 20_000);
+    assert.deepEqual(b.received.get(1), sent);
+    assert.ok(b.batches.length > 10, `${b.batches.length} batches`);
+  } finally {
+    await closeAll([a, b]);
+  }
+});
+
 test("batches are bounded by batchBytes; a message larger than that goes alone", async () => {
   const limits = { batchBytes: 4096 };
   const [a, b] = await startCluster(2, { limits });

@@ -141,6 +141,11 @@ export class PeerTransport {
       // A channel per attempt (see PeerSender): nothing shared, nothing buffered for retries.
       "grpc.use_local_subchannel_pool": 1,
       "grpc.enable_retries": 0,
+      // Even without retries grpc-js keeps up to 1 MiB of a call's messages for a transparent
+      // retry and reports such a write done at once, before HTTP/2 took it. With no such buffer a
+      // write's callback means the batch is on the HTTP/2 stream: the sender's one-batch-at-a-time
+      // pacing then follows the peer's flow control, and a batch's buffer is free for the next one.
+      "grpc.per_rpc_retry_buffer_size": 0,
     };
     this.#server = new Server({ ...keepalive, "grpc.max_receive_message_length": this.#limits.messageBytes + 1024 });
     this.#server.addService(kingbusProto().raftService, {
