@@ -28,6 +28,21 @@ describe("flow control", () => {
     assert.equal(node.progress()!.get(2)!.paused, true);
   });
 
+  test("flow control: maxInflightBytes bounds the entry bytes in flight per follower; a larger message still goes alone", () => {
+    const { node, storage } = replicatingLeader({ maxInflightMessages: 100, maxMessageBytes: 10, maxInflightBytes: 25 });
+    for (let i = 0; i < 10; i++) node.propose(new Uint8Array(10), { term: 1 });
+    const sent = appsTo(drain(node, storage).messages, 2);
+    assert.deepEqual(sent.map((m) => m.entries.map((e) => e.index)), [[2], [3], [4]], "30 bytes in flight fill a 25-byte window");
+    assert.equal(node.progress()!.get(2)!.paused, true);
+    node.step(appendResp(2, 1, 1, 3));
+    assert.deepEqual(appsTo(drain(node, storage).messages, 2).map((m) => m.entries.map((e) => e.index)), [[5], [6]], "acknowledged bytes free the window");
+    const big = replicatingLeader({ maxInflightMessages: 100, maxMessageBytes: 1000, maxInflightBytes: 25 });
+    big.node.propose(new Uint8Array(100), { term: 1 });
+    big.node.propose(new Uint8Array(5), { term: 1 });
+    assert.deepEqual(appsTo(drain(big.node, big.storage).messages, 2).map((m) => m.entries.map((e) => e.data.length)), [[100, 5]], "one message over the limit goes, then the window is full");
+    assert.equal(big.node.progress()!.get(2)!.paused, true);
+  });
+
   test("flow control: acknowledgements free the window and replication resumes", () => {
     const { node, storage } = replicatingLeader({ maxInflightMessages: 3, maxMessageBytes: 10 });
     for (let i = 0; i < 10; i++) node.propose(new Uint8Array(10), { term: 1 });

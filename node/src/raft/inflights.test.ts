@@ -28,6 +28,27 @@ describe("inflights", () => {
     assert.equal(w.size, 0);
   });
 
+  test("with a byte limit the window is full once its messages carry that many bytes, and frees them on acknowledgement", () => {
+    const w = new Inflights(10, 100);
+    w.add(1, 60);
+    assert.equal(w.full(), false);
+    w.add(2, 40);
+    assert.equal(w.full(), true, "100 bytes in a 100-byte window");
+    assert.equal(w.bytes, 100);
+    assert.throws(() => w.add(3, 1), /full/);
+    w.freeLE(1);
+    assert.equal(w.bytes, 40);
+    w.add(3, 500);
+    assert.equal(w.full(), true, "one message may exceed the limit alone");
+    w.freeFirstOne();
+    w.freeFirstOne();
+    assert.equal(w.bytes, 0);
+    w.add(4, 10);
+    w.reset();
+    assert.equal(w.bytes, 0);
+    assert.throws(() => new Inflights(4, -1), (err: unknown) => err instanceof RaftError && err.code === "RAFT_INVALID_CONFIG");
+  });
+
   test("indexes must not go backwards", () => {
     const w = new Inflights(4);
     w.add(5);

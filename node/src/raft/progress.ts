@@ -37,9 +37,9 @@ export class Progress {
   isLearner: boolean;
   readonly inflights: Inflights;
 
-  constructor(next: number, maxInflight: number, options: { isLearner: boolean; recentActive: boolean }) {
+  constructor(next: number, maxInflight: number, options: { isLearner: boolean; recentActive: boolean; maxInflightBytes?: number }) {
     this.next = Math.max(next, 1);
-    this.inflights = new Inflights(maxInflight);
+    this.inflights = new Inflights(maxInflight, options.maxInflightBytes ?? 0);
     this.isLearner = options.isLearner;
     this.recentActive = options.recentActive;
   }
@@ -71,12 +71,12 @@ export class Progress {
     this.sentCommit = snapshotIndex;
   }
 
-  /** Bookkeeping after an append of `count` entries went out. */
-  sentEntries(count: number): void {
+  /** Bookkeeping after an append of `count` entries (`bytes` of entry data) went out. */
+  sentEntries(count: number, bytes = 0): void {
     if (this.state === ProgressState.Replicate) {
       if (count > 0) {
         this.next += count;
-        this.inflights.add(this.next - 1);
+        this.inflights.add(this.next - 1, bytes);
       }
       this.paused = this.inflights.full();
     } else if (count > 0) {

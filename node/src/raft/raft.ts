@@ -59,6 +59,12 @@ export interface RaftConfig {
   checkQuorum?: boolean;
   /** Append messages in flight per follower before the leader waits for acknowledgements. Default 256. */
   maxInflightMessages?: number;
+  /**
+   * Entry bytes in flight per follower before the leader waits for acknowledgements, whatever the
+   * message count: what a follower behind costs the leader in memory (each message's entries are
+   * held until the transport sent them). 0, the default, for no byte limit.
+   */
+  maxInflightBytes?: number;
   /** Payload bytes per append message (a single larger entry still goes alone). Default 1 MiB. */
   maxMessageBytes?: number;
   /** Payload bytes of committed entries per Ready. Default 64 MiB. */
@@ -141,7 +147,9 @@ export class Raft {
     this.maxApplyBytes = positiveInteger(config.maxApplyBytes ?? 64 << 20, "maxApplyBytes");
     this.random = config.random;
     this.faults = config.unsafeFaults ?? {};
-    this.tracker = new ProgressTracker(positiveInteger(config.maxInflightMessages ?? 256, "maxInflightMessages"));
+    const maxInflightBytes = config.maxInflightBytes ?? 0;
+    if (maxInflightBytes !== 0) positiveInteger(maxInflightBytes, "maxInflightBytes");
+    this.tracker = new ProgressTracker(positiveInteger(config.maxInflightMessages ?? 256, "maxInflightMessages"), maxInflightBytes);
 
     const storage = config.storage;
     const hs = storage.hardState();
@@ -656,7 +664,9 @@ export class Raft {
     }
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: MessageType.App, from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed });
-    pr.sentEntries(entries.length);
+    let bytes = 0;
+    for (const e of entries) bytes += e.data.byteLength;
+    pr.sentEntries(entries.length, bytes);
     pr.sentCommit = this.log.committed;
     return true;
   }

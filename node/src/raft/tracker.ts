@@ -12,9 +12,11 @@ export class ProgressTracker {
   readonly progress = new Map<number, Progress>();
   private readonly votes = new Map<number, boolean>();
   private readonly maxInflight: number;
+  private readonly maxInflightBytes: number;
 
-  constructor(maxInflight: number) {
+  constructor(maxInflight: number, maxInflightBytes = 0) {
     this.maxInflight = maxInflight;
+    this.maxInflightBytes = maxInflightBytes;
   }
 
   /** Every member, voters first, in id order. */
@@ -38,7 +40,7 @@ export class ProgressTracker {
       const isLearner = conf.learners.includes(id);
       const existing = this.progress.get(id);
       if (existing) existing.isLearner = isLearner;
-      else this.progress.set(id, new Progress(nextIndex, this.maxInflight, { isLearner, recentActive: true }));
+      else this.progress.set(id, new Progress(nextIndex, this.maxInflight, { isLearner, recentActive: true, maxInflightBytes: this.maxInflightBytes }));
     }
   }
 
@@ -46,7 +48,7 @@ export class ProgressTracker {
   resetProgress(nextIndex: number): void {
     this.progress.clear();
     for (const id of this.members()) {
-      this.progress.set(id, new Progress(nextIndex, this.maxInflight, { isLearner: this.conf.learners.includes(id), recentActive: false }));
+      this.progress.set(id, new Progress(nextIndex, this.maxInflight, { isLearner: this.conf.learners.includes(id), recentActive: false, maxInflightBytes: this.maxInflightBytes }));
     }
   }
 
