@@ -95,6 +95,20 @@ describe("loadNodeConfig: defaults and result", () => {
   });
 });
 
+describe("loadNodeConfig: the memory budget", () => {
+  it("has defaults, takes each field from the file, the environment or a flag, and refuses values out of range", () => {
+    const MIB = 1024 * 1024;
+    assert.deepEqual(load(base()).memory, { raftInflightBytes: 8 * MIB, recentEntriesBytes: 8 * MIB, syncerInflightBytes: 8 * MIB, syncerBufferBytes: 4 * MIB, serverCacheBytes: 16 * MIB });
+    const c = load(base({ memory: { serverCacheBytes: 0 } }), { env: { KINGBUS_MEMORY_RAFT_INFLIGHT_BYTES: String(2 * MIB) }, argv: ["--memory-syncer-buffer-bytes", String(MIB)] });
+    assert.equal(c.memory.serverCacheBytes, 0);
+    assert.equal(c.memory.raftInflightBytes, 2 * MIB);
+    assert.equal(c.memory.syncerBufferBytes, MIB);
+    assert.equal(c.memory.recentEntriesBytes, 8 * MIB);
+    const e = refusal(() => load(base({ memory: { syncerInflightBytes: 1000 } })));
+    assert.match(e.message, /memory\.syncerInflightBytes/);
+  });
+});
+
 describe("loadNodeConfig: precedence", () => {
   const file = () => writeConfig(base({ raft: { tickMs: 200, electionTicks: 20 }, logLevel: "warn", storage: { segmentBytes: 2 * 1024 * 1024 } }));
 

@@ -31,6 +31,14 @@ export interface NodeConfig {
   readonly peerTls: { readonly ca: string; readonly cert: string; readonly key: string } | undefined;
   readonly raft: { readonly tickMs: number; readonly electionTicks: number; readonly heartbeatTicks: number };
   readonly storage: { readonly segmentBytes: number; readonly retentionMaxBytes: number | undefined; readonly retentionMaxAgeMs: number | undefined };
+  /** The budget of the node's buffers, bytes (docs/raft.md, "Memory"). */
+  readonly memory: {
+    readonly raftInflightBytes: number;
+    readonly recentEntriesBytes: number;
+    readonly syncerInflightBytes: number;
+    readonly syncerBufferBytes: number;
+    readonly serverCacheBytes: number;
+  };
   readonly testWriteApi: boolean;
   readonly logLevel: LogLevel;
   /** The file the configuration was read from, if any. */
@@ -147,6 +155,7 @@ function build(c: ParsedNodeConfig, token: string | undefined, configFile: strin
     adminToken: token === undefined ? undefined : new Secret(token),
     peerTls: tls === undefined ? undefined : { ca: tls.ca!, cert: tls.cert!, key: tls.key! },
     raft: c.raft,
+    memory: c.memory,
     storage: { segmentBytes: c.storage.segmentBytes, retentionMaxBytes: c.storage.retentionMaxBytes, retentionMaxAgeMs: c.storage.retentionMaxAgeMs },
     testWriteApi: c.testWriteApi,
     logLevel: c.logLevel,

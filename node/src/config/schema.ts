@@ -9,6 +9,20 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+
+const MIB = 1024 * 1024;
+/**
+ * The memory budget of a node's buffers (docs/raft.md, "Memory"): what ingest and replication may
+ * hold at once. Larger values buy nothing on a fast network and disk; on a slow one they let more
+ * data be in flight (throughput = bytes in flight / round trip).
+ */
+export const MEMORY_DEFAULTS = {
+  raftInflightBytes: 8 * MIB,
+  recentEntriesBytes: 8 * MIB,
+  syncerInflightBytes: 8 * MIB,
+  syncerBufferBytes: 4 * MIB,
+  serverCacheBytes: 16 * MIB,
+} as const;
 const MIN_SEGMENT_BYTES = 1024 * 1024;
 const MAX_SEGMENT_BYTES = 16 * 1024 * 1024 * 1024;
 
@@ -112,6 +126,18 @@ export const nodeConfigSchema = z.strictObject({
         tickMs: integer(1, 60_000).default(100),
         electionTicks: integer(2, 1_000_000).default(10),
         heartbeatTicks: integer(1, 1_000_000).default(1),
+      },
+      { error: typeError("an object") },
+    )
+    .prefault({}),
+  memory: z
+    .strictObject(
+      {
+        raftInflightBytes: integer(64 * 1024, 1024 * MIB).default(MEMORY_DEFAULTS.raftInflightBytes),
+        recentEntriesBytes: integer(0, 1024 * MIB).default(MEMORY_DEFAULTS.recentEntriesBytes),
+        syncerInflightBytes: integer(1 * MIB, 1024 * MIB).default(MEMORY_DEFAULTS.syncerInflightBytes),
+        syncerBufferBytes: integer(64 * 1024, 1024 * MIB).default(MEMORY_DEFAULTS.syncerBufferBytes),
+        serverCacheBytes: integer(0, 1024 * MIB).default(MEMORY_DEFAULTS.serverCacheBytes),
       },
       { error: typeError("an object") },
     )

@@ -70,11 +70,20 @@ export class KingbusNode {
     this.log = log;
     this.startupCommit = store.hardState().commit;
     const voters = (config.initialCluster ?? []).map((m) => m.id);
-    const storage = new RaftLogStorage(store, { voters, learners: [] }, { onAppend: (seconds) => metrics.storageAppendSeconds.observe(seconds) });
+    const memory = config.memory;
+    const storage = new RaftLogStorage(store, { voters, learners: [] }, { onAppend: (seconds) => metrics.storageAppendSeconds.observe(seconds), recentEntriesBytes: memory.recentEntriesBytes });
     this.raftStorage = storage;
     this.conf = storage.snapshot().conf;
     // The node is the I/O shell: its election jitter may come from the operating system.
-    const node = new RawNode({ id: config.id, storage, random: new SeededRandom(randomInt(2 ** 31)), electionTicks: config.raft.electionTicks, heartbeatTicks: config.raft.heartbeatTicks });
+    const node = new RawNode({
+      id: config.id,
+      storage,
+      random: new SeededRandom(randomInt(2 ** 31)),
+      electionTicks: config.raft.electionTicks,
+      heartbeatTicks: config.raft.heartbeatTicks,
+      // What a follower behind costs the leader: the entries of the appends not yet acknowledged.
+      maxInflightBytes: memory.raftInflightBytes,
+    });
     this.metrics = metrics;
     this.transport = new PeerTransport({
       id: config.id,
@@ -127,9 +136,9 @@ export class KingbusNode {
       restore: (snapshot) => this.restoreBinlogState(snapshot.index),
       tickMs: config.raft.tickMs,
     });
-    this.syncerDuty = new SyncerDuty({ loop: this.loop, store, state: () => this.binlog, log, registry: metrics.registry });
+    this.syncerDuty = new SyncerDuty({ loop: this.loop, store, state: () => this.binlog, log, registry: metrics.registry, syncer: { maxInFlightBytes: memory.syncerInflightBytes, bufferBytes: memory.syncerBufferBytes } });
     const progress = { committed: () => this.loop.node.status().commit, applied: () => this.loop.applied, startupCommit: this.startupCommit };
-    this.serverDuty = new ServerDuty({ store, state: () => this.binlog, log, registry: metrics.registry, dataDir: config.dataDir, progress });
+    this.serverDuty = new ServerDuty({ store, state: () => this.binlog, log, registry: metrics.registry, dataDir: config.dataDir, progress, cacheBytes: memory.serverCacheBytes });
     this.loop.on("applied", () => this.serverDuty.applied());
     this.loop.on("soft", ({ lead, role }) => {
       this.lead = lead;

@@ -48,6 +48,8 @@ export interface ServerDutyOptions {
    * is ahead of this pod waits for the pod to apply what is committed before it is refused.
    */
   progress?: { committed(): number; applied(): number; startupCommit: number };
+  /** Bytes of entries the dumps share in memory (LogBinlogFeed's cache; its default when unset). */
+  cacheBytes?: number;
   /** Extra BinlogServer settings (tests: heartbeats, limits). */
   server?: Partial<Omit<BinlogServerConfig, "flavor" | "serverId" | "users">>;
 }
@@ -80,7 +82,7 @@ export class ServerDuty {
     this.extra = o.server;
     const state = o.state;
     this.progress = o.progress;
-    this.feed = new LogBinlogFeed({ store: o.store, index: this.index, gtids: () => state(), applied: this.notifier, ...(o.progress ? { progress: o.progress } : {}) });
+    this.feed = new LogBinlogFeed({ store: o.store, index: this.index, gtids: () => state(), applied: this.notifier, ...(o.progress ? { progress: o.progress } : {}), ...(o.cacheBytes !== undefined ? { cacheBytes: o.cacheBytes } : {}) });
     this.registerMetrics(o.registry);
   }
 

@@ -324,6 +324,9 @@ export class LogBinlogFeed implements BinlogFeed {
           yield { kind: "caughtUp", file: current.file, position: current.position };
           continue;
         }
+        // A caught-up reader among others reads what comes next from the cache the one reading
+        // ahead fills: its own buffer (1 MiB) would only sit there, for every replica attached.
+        if (this.#readers > 1 && this.#cache.enabled) reader.scratch = undefined;
         // Subscribed before anything else can run: an apply cannot slip between check and wait.
         await this.#applied.wait(signal);
         continue;

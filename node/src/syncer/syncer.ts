@@ -43,8 +43,10 @@ export interface SyncerHost {
 export interface SyncerOptions {
   /** Payload bytes per entry (default 1 MiB); larger transactions are fragmented. */
   maxEntryBytes?: number;
-  /** Bytes proposed and not yet committed before the syncer waits (default 32 MiB). */
+  /** Bytes proposed and not yet committed before the syncer waits (default 8 MiB). */
   maxInFlightBytes?: number;
+  /** Event bytes received from the primary and not yet handled before its socket pauses (default 4 MiB). */
+  bufferBytes?: number;
   backoff?: { initialMs: number; maxMs: number };
   /** Replaces connectPrimary (tests). */
   connect?: (options: ConnectPrimaryOptions) => Promise<PrimaryConnection>;
@@ -80,6 +82,7 @@ export class Syncer {
   private readonly host: SyncerHost;
   private readonly maxEntryBytes: number;
   private readonly maxInFlightBytes: number;
+  private readonly bufferBytes: number;
   private readonly backoffOptions: { initialMs: number; maxMs: number };
   private readonly connect: (options: ConnectPrimaryOptions) => Promise<PrimaryConnection>;
   private readonly now: () => number;
@@ -107,7 +110,8 @@ export class Syncer {
   constructor(host: SyncerHost, options: SyncerOptions = {}) {
     this.host = host;
     this.maxEntryBytes = options.maxEntryBytes ?? 1024 * 1024;
-    this.maxInFlightBytes = options.maxInFlightBytes ?? 32 * 1024 * 1024;
+    this.maxInFlightBytes = options.maxInFlightBytes ?? 8 * 1024 * 1024;
+    this.bufferBytes = options.bufferBytes ?? 4 * 1024 * 1024;
     this.backoffOptions = options.backoff ?? { initialMs: 200, maxMs: 5000 };
     this.connect = options.connect ?? connectPrimary;
     this.now = options.now ?? Date.now;
@@ -167,7 +171,7 @@ export class Syncer {
         await this.settle();
         if (signal.aborted || this.host.leaderTerm() !== term) return;
         this.live.phase = "connecting";
-        conn = await this.connect(connectOptions(config));
+        conn = await this.connect(connectOptions(config, this.bufferBytes));
         this.live.connects++;
         if (signal.aborted) return;
         const info = checkPrimary(conn.info, { semiSync: config.semiSync });
@@ -253,7 +257,7 @@ export class Syncer {
     }
     const i = files.findIndex((f) => f.name === at.file);
     if (i < 0 || i === files.length - 1 || files[i]!.size <= at.pos) return;
-    const tail = await this.connect({ ...connectOptions(config), semiSync: false });
+    const tail = await this.connect({ ...connectOptions(config, this.bufferBytes), semiSync: false });
     try {
       const stream = await tail.dump({ flavor: "file", file: at.file, offset: at.pos });
       const assembler = new TransactionAssembler(state, checksumOf(info));
@@ -319,7 +323,7 @@ function checksumOf(info: PrimaryInfo): ChecksumAlgorithm {
   return info.binlogChecksum === "CRC32" ? ChecksumAlgorithm.CRC32 : ChecksumAlgorithm.OFF;
 }
 
-function connectOptions(c: SyncerConfig): ConnectPrimaryOptions {
+function connectOptions(c: SyncerConfig, highWaterBytes: number): ConnectPrimaryOptions {
   const addr = parseHostPort(c.mysqlAddr);
   if (!addr) throw new KingbusError("SYNCER_BAD_CONFIG", `mysql_addr ${JSON.stringify(c.mysqlAddr)} is not host:port`);
   return {
@@ -331,6 +335,7 @@ function connectOptions(c: SyncerConfig): ConnectPrimaryOptions {
     serverUuid: c.syncerUuid,
     heartbeatPeriodMs: c.heartbeatPeriodMs,
     semiSync: c.semiSync,
+    highWaterBytes,
     tls: c.tls ? { ca: c.tls.ca, cert: c.tls.cert, key: c.tls.key, rejectUnauthorized: c.tls.verifyServerCert } : false,
   };
 }
