@@ -55,7 +55,7 @@ export class RaftLogStorage implements Storage {
     this.store = store;
     this.bootstrapConf = bootstrapConf;
     this.savedHard = store.hardState();
-    this.commitSaveIntervalMs = options.commitSaveIntervalMs ?? 1000;
+    this.commitSaveIntervalMs = options.commitSaveIntervalMs ?? 10_000;
     this.now = options.now ?? Date.now;
     this.onAppend = options.onAppend;
     this.recentLimit = options.recentEntriesBytes ?? 8 * 1024 * 1024;
