@@ -3,36 +3,15 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { MessageType, type Message } from "../raft/messages.ts";
-import { EntryType, type Entry } from "../raft/types.ts";
+import { EntryType } from "../raft/types.ts";
 import { BatchEncoder } from "./batch-encoder.ts";
 import { kingbusProto } from "./proto.ts";
+import { raftMessages } from "../../test-support/raft-arbitraries.ts";
 import { decodeMessage, encodeMessage, messageWireBytes } from "./raft-codec.ts";
 
-const MAX = Number.MAX_SAFE_INTEGER;
 const BIG = new Uint8Array(randomBytes(300_000));
 
-const u64 = fc.oneof(fc.constantFrom(0, 1, 127, 128, 2 ** 32 - 1, 2 ** 32, MAX - 1, MAX), fc.nat(), fc.integer({ min: 0, max: MAX }));
-const id = fc.oneof(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: MAX }));
-const data = fc.oneof(
-  { arbitrary: fc.uint8Array({ maxLength: 200 }), weight: 8 },
-  { arbitrary: fc.constant(new Uint8Array(0)), weight: 2 },
-  { arbitrary: fc.constant(BIG), weight: 1 },
-);
-const rec = <T,>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> => fc.record(model, { noNullPrototype: true });
-const entry: fc.Arbitrary<Entry> = rec({ index: u64, term: u64, type: fc.constantFrom(EntryType.Normal, EntryType.ConfChange, EntryType.Empty), data });
-const envelope = { from: id, to: id, term: u64 };
-const message: fc.Arbitrary<Message> = fc.oneof(
-  rec({ type: fc.constant(MessageType.App), ...envelope, prevIndex: u64, prevTerm: u64, entries: fc.array(entry, { maxLength: 6 }), commit: u64 }),
-  rec({ type: fc.constant(MessageType.AppResp), ...envelope, index: u64, reject: fc.boolean(), hintIndex: u64, hintTerm: u64 }),
-  rec({ type: fc.constantFrom(MessageType.Vote, MessageType.PreVote), ...envelope, lastIndex: u64, lastTerm: u64, transfer: fc.boolean() }),
-  rec({ type: fc.constantFrom(MessageType.VoteResp, MessageType.PreVoteResp), ...envelope, reject: fc.boolean() }),
-  rec({ type: fc.constant(MessageType.Heartbeat), ...envelope, commit: u64 }),
-  rec({ type: fc.constantFrom(MessageType.HeartbeatResp, MessageType.TimeoutNow), ...envelope }),
-  rec({
-    type: fc.constant(MessageType.Snap), ...envelope,
-    snapshot: rec({ index: u64, term: u64, conf: rec({ voters: fc.array(id, { maxLength: 7 }), learners: fc.array(id, { maxLength: 3 }) }) }),
-  }),
-);
+const message = raftMessages({ smallDataMax: 200, large: BIG });
 
 test("a batch encoded by hand decodes, with the receivers' protobuf decoder, to the messages sent", () => {
   const { send } = kingbusProto();

@@ -3,9 +3,10 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { MessageType, type Message } from "../raft/messages.ts";
-import { EntryType, type Entry } from "../raft/types.ts";
+import { EntryType } from "../raft/types.ts";
 import { TransportError } from "./errors.ts";
 import { kingbusProto } from "./proto.ts";
+import { raftMessages } from "../../test-support/raft-arbitraries.ts";
 import { decodeMessage, encodeMessage, messageWireBytes } from "./raft-codec.ts";
 import type { WireRaftMessage } from "./wire-types.ts";
 
@@ -20,31 +21,7 @@ function wireRoundTrip(w: WireRaftMessage): WireRaftMessage {
 
 const roundTrip = (m: Message): Message => decodeMessage(wireRoundTrip(encodeMessage(m)));
 
-// Small values and the edges, not just uniform draws that almost never hit 0 or 2^53-1.
-const u64 = fc.oneof(fc.constantFrom(0, 1, 2 ** 32 - 1, 2 ** 32, MAX - 1, MAX), fc.nat(), fc.integer({ min: 0, max: MAX }));
-const id = fc.oneof(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: MAX }));
-const data = fc.oneof(
-  { arbitrary: fc.uint8Array({ maxLength: 64 }), weight: 8 },
-  { arbitrary: fc.constant(new Uint8Array(0)), weight: 2 },
-  { arbitrary: fc.constant(MIB), weight: 1 },
-);
-// Plain objects, like the codec's output (fast-check's records have a null prototype by default).
-const rec = <T,>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> => fc.record(model, { noNullPrototype: true });
-const entry: fc.Arbitrary<Entry> = rec({ index: u64, term: u64, type: fc.constantFrom(EntryType.Normal, EntryType.ConfChange, EntryType.Empty), data });
-const envelope = { from: id, to: id, term: u64 };
-
-const message: fc.Arbitrary<Message> = fc.oneof(
-  rec({ type: fc.constant(MessageType.App), ...envelope, prevIndex: u64, prevTerm: u64, entries: fc.array(entry, { maxLength: 6 }), commit: u64 }),
-  rec({ type: fc.constant(MessageType.AppResp), ...envelope, index: u64, reject: fc.boolean(), hintIndex: u64, hintTerm: u64 }),
-  rec({ type: fc.constantFrom(MessageType.Vote, MessageType.PreVote), ...envelope, lastIndex: u64, lastTerm: u64, transfer: fc.boolean() }),
-  rec({ type: fc.constantFrom(MessageType.VoteResp, MessageType.PreVoteResp), ...envelope, reject: fc.boolean() }),
-  rec({ type: fc.constant(MessageType.Heartbeat), ...envelope, commit: u64 }),
-  rec({ type: fc.constantFrom(MessageType.HeartbeatResp, MessageType.TimeoutNow), ...envelope }),
-  rec({
-    type: fc.constant(MessageType.Snap), ...envelope,
-    snapshot: rec({ index: u64, term: u64, conf: rec({ voters: fc.array(id, { maxLength: 7 }), learners: fc.array(id, { maxLength: 3 }) }) }),
-  }),
-);
+const message = raftMessages({ smallDataMax: 64, large: MIB });
 
 test("every message type survives encode, protobuf and decode exactly, values up to 2^53-1 and entries up to 1 MiB", () => {
   const seen = new Set<string>();
