@@ -65,7 +65,7 @@ describe("loadNodeConfig: defaults and result", () => {
     assert.deepEqual(c.listen, { peer: { host: "0.0.0.0", port: 9696 }, admin: { host: "0.0.0.0", port: 9696 }, http: { host: "0.0.0.0", port: 9595 } });
     assert.deepEqual(c.advertise, { peerUrl: "http://kb-0.kb:9696", adminUrl: "http://kb-0.kb:9595" });
     assert.deepEqual(c.raft, { tickMs: 100, electionTicks: 10, heartbeatTicks: 1 });
-    assert.deepEqual(c.storage, { segmentBytes: 64 * 1024 * 1024, retentionMaxBytes: undefined, retentionMaxAgeMs: undefined });
+    assert.deepEqual(c.storage, { segmentBytes: 64 * 1024 * 1024, retentionMaxBytes: undefined, retentionMaxAgeMs: undefined, syncMode: "dsync" });
     assert.equal(c.testWriteApi, false);
     assert.equal(c.logLevel, "info");
     assert.equal(c.adminToken, undefined);
@@ -126,6 +126,9 @@ describe("loadNodeConfig: precedence", () => {
 
     const fromFlags = loadNodeConfig({ file: path, argv: ["--raft-tick-ms", "400"], env });
     assert.equal(fromFlags.raft.tickMs, 400);
+    assert.equal(fromFlags.storage.syncMode, "dsync");
+    assert.equal(loadNodeConfig({ file: path, argv: [], env: { KINGBUS_STORAGE_SYNC_MODE: "fdatasync" } }).storage.syncMode, "fdatasync");
+    assert.equal(loadNodeConfig({ file: path, argv: ["--storage-sync-mode", "fdatasync"], env: {} }).storage.syncMode, "fdatasync");
     assert.equal(fromFlags.logLevel, "debug", "the environment still shows through where no flag is given");
   });
 
@@ -232,6 +235,7 @@ describe("loadNodeConfig: every rule", () => {
     ["retention age below a second", base({ storage: { retentionMaxAgeMs: 10 } }), "storage.retentionMaxAgeMs", /^must be an integer from 1000/],
     ["testWriteApi a string", base({ testWriteApi: "yes" }), "testWriteApi", /^must be true or false \(got string\)$/],
     ["unknown log level", base({ logLevel: "verbose" }), "logLevel", /^must be one of fatal, error, warn, info, debug, trace, silent$/],
+    ["unknown sync mode", base({ storage: { syncMode: "osync" } }), "storage.syncMode", /^must be one of dsync, fdatasync$/],
   ];
   for (const [what, config, path, message] of cases) {
     it(`refuses ${what}: ${path}`, () => {

@@ -30,7 +30,7 @@ export interface NodeConfig {
   readonly adminToken: Secret | undefined;
   readonly peerTls: { readonly ca: string; readonly cert: string; readonly key: string } | undefined;
   readonly raft: { readonly tickMs: number; readonly electionTicks: number; readonly heartbeatTicks: number };
-  readonly storage: { readonly segmentBytes: number; readonly retentionMaxBytes: number | undefined; readonly retentionMaxAgeMs: number | undefined };
+  readonly storage: { readonly segmentBytes: number; readonly retentionMaxBytes: number | undefined; readonly retentionMaxAgeMs: number | undefined; readonly syncMode: "dsync" | "fdatasync" };
   /** The budget of the node's buffers, bytes (docs/raft.md, "Memory"). */
   readonly memory: {
     readonly raftInflightBytes: number;
@@ -156,7 +156,7 @@ function build(c: ParsedNodeConfig, token: string | undefined, configFile: strin
     peerTls: tls === undefined ? undefined : { ca: tls.ca!, cert: tls.cert!, key: tls.key! },
     raft: c.raft,
     memory: c.memory,
-    storage: { segmentBytes: c.storage.segmentBytes, retentionMaxBytes: c.storage.retentionMaxBytes, retentionMaxAgeMs: c.storage.retentionMaxAgeMs },
+    storage: { segmentBytes: c.storage.segmentBytes, retentionMaxBytes: c.storage.retentionMaxBytes, retentionMaxAgeMs: c.storage.retentionMaxAgeMs, syncMode: c.storage.syncMode },
     testWriteApi: c.testWriteApi,
     logLevel: c.logLevel,
     configFile,

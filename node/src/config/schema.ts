@@ -11,6 +11,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 
 const MIB = 1024 * 1024;
+/** How appends reach the disk (LogStore's syncMode): O_DSYNC writes, or write + fdatasync. */
+export const SYNC_MODES = ["dsync", "fdatasync"] as const;
 /**
  * The memory budget of a node's buffers (docs/raft.md, "Memory"): what ingest and replication may
  * hold at once. Larger values buy nothing on a fast network and disk; on a slow one they let more
@@ -148,6 +150,7 @@ export const nodeConfigSchema = z.strictObject({
         segmentBytes: integer(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES).default(DEFAULT_SEGMENT_BYTES),
         retentionMaxBytes: integer(MIN_SEGMENT_BYTES, Number.MAX_SAFE_INTEGER).optional(),
         retentionMaxAgeMs: integer(1000, Number.MAX_SAFE_INTEGER).optional(),
+        syncMode: z.enum(SYNC_MODES, { error: `must be one of ${SYNC_MODES.join(", ")}` }).default("dsync"),
       },
       { error: typeError("an object") },
     )

@@ -174,7 +174,7 @@ export class KingbusNode {
 
   static async start(config: NodeConfig, log: Logger = createAdminLogger({ level: config.logLevel, destination: pino.destination(2) })): Promise<KingbusNode> {
     const metrics = createNodeMetrics();
-    const store = await LogStore.open(join(config.dataDir, "log"), { segmentBytes: config.storage.segmentBytes, extractBinlogInfo, onSync: (s) => metrics.storageFsyncSeconds.observe(s) });
+    const store = await LogStore.open(join(config.dataDir, "log"), { segmentBytes: config.storage.segmentBytes, syncMode: config.storage.syncMode, extractBinlogInfo, onSync: (s) => metrics.storageFsyncSeconds.observe(s) });
     const directory = await MemberDirectory.load(config.dataDir, config.initialCluster ?? []);
     // Exports of snapshots that a crash interrupted are only hard links and copies: drop them.
     for (const name of await readdir(join(config.dataDir, "snapshots")).catch(() => [] as string[])) {
