@@ -45,23 +45,16 @@ import { summariseProfile, type ProfileSummary } from "./lib/cpuprofile.ts";
 import { EtcdCluster, ensureEtcd, type EtcdMember } from "./lib/etcd-cluster.ts";
 import { parsePosition, reached, type Position } from "./lib/lag-probe.ts";
 import { KeepAlivePoster, machineBusySeconds, processCpuSeconds } from "./lib/load.ts";
-import { machine, markdown, progress, ratio, resultsDir as defaultResultsDir, type BenchResult, type Row } from "./lib/report.ts";
+import { envNumber, machine, markdown, progress, ratio, resultsDir as defaultResultsDir, type BenchResult, type Row } from "./lib/report.ts";
 import { dotChart, quantile } from "./lib/svg-dots.ts";
 
-const num = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v} is not a non-negative number`);
-  return n;
-};
 
-const KILLS = num("BENCH_FAILOVER_KILLS", 12);
-const WRITERS = num("BENCH_FAILOVER_WRITERS", 4);
-const SIZE = num("BENCH_FAILOVER_SIZE", 1024);
-const STEADY_MS = num("BENCH_FAILOVER_STEADY", 2) * 1000;
-const TIMEOUT_MS = num("BENCH_FAILOVER_TIMEOUT", 20) * 1000;
-const SYNCER_KILLS = num("BENCH_FAILOVER_SYNCER_KILLS", 5);
+const KILLS = envNumber("BENCH_FAILOVER_KILLS", 12);
+const WRITERS = envNumber("BENCH_FAILOVER_WRITERS", 4);
+const SIZE = envNumber("BENCH_FAILOVER_SIZE", 1024);
+const STEADY_MS = envNumber("BENCH_FAILOVER_STEADY", 2) * 1000;
+const TIMEOUT_MS = envNumber("BENCH_FAILOVER_TIMEOUT", 20) * 1000;
+const SYNCER_KILLS = envNumber("BENCH_FAILOVER_SYNCER_KILLS", 5);
 const PROFILE = process.env.BENCH_FAILOVER_PROFILE ?? "auto";
 const PROFILE_KILLS = 3;
 const OUT = process.env.BENCH_RESULTS_DIR || defaultResultsDir;

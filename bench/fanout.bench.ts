@@ -39,15 +39,9 @@ import { ByteWriter } from "../node/src/binlog/bytes.ts";
 import { freePort } from "../node/test-support/ports.ts";
 import { processCpuSeconds } from "./lib/load.ts";
 import { serverPid } from "./lib/mariadb-replica.ts";
-import { machine, markdown, progress, ratio, resultsDir, type BenchResult, type Row } from "./lib/report.ts";
+import { envNumber, machine, markdown, progress, ratio, resultsDir, type BenchResult, type Row } from "./lib/report.ts";
 
-const num = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v} is not a positive number`);
-  return n;
-};
+const num = (name: string, fallback: number): number => envNumber(name, fallback, { positive: true });
 
 const USER = "kb_fan";
 const PASSWORD = "fan-Out-Pass-1";

@@ -40,7 +40,7 @@ import { repoRoot } from "../node/test-support/requirements.ts";
 import { catchUpTime, LagProbe, parsePosition, percentileOf, positionRate, reached, roundTrips, summariseLag, type CatchUp, type LagPoint, type LagSummary, type RoundTrips } from "./lib/lag-probe.ts";
 import { machineBusySeconds, processCpuSeconds } from "./lib/load.ts";
 import { DURABLE_ARGS, FAIR_REPLICA, productionInnodbArgs, serverPid, startReplica, type MariadbReplica, type ReplicaSettings } from "./lib/mariadb-replica.ts";
-import { machine, markdown, progress, ratio, resultsDir, type BenchResult, type Row } from "./lib/report.ts";
+import { envNumber, machine, markdown, progress, ratio, resultsDir, type BenchResult, type Row } from "./lib/report.ts";
 import { timeChart, type TimeSeries } from "./lib/svg-lines.ts";
 import { startKingbusFollower } from "./lib/kingbus-follower.ts";
 import { ensureSysbench, sysbenchPrepare, sysbenchRun, type SysbenchRun, type SysbenchTarget } from "./lib/sysbench.ts";
@@ -63,13 +63,6 @@ export type StartKingbus = (primary: MariadbServer) => Promise<KingbusFollower>;
 /** The kingbus follower `make bench-ingest` runs: 3 kingbus processes whose syncer pulls the primary. */
 export const startKingbus: StartKingbus | undefined = startKingbusFollower;
 
-const num = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v} is not a non-negative number`);
-  return n;
-};
 
 export interface IngestOptions {
   startKingbus?: StartKingbus;
@@ -216,15 +209,15 @@ function writeResultTo(dir: string, r: BenchResult): void {
 }
 
 export async function runIngestBench(o: IngestOptions = {}): Promise<BenchResult> {
-  const seconds = o.seconds ?? num("BENCH_INGEST_SECONDS", 60);
-  const threads = o.threads ?? num("BENCH_INGEST_THREADS", 32);
-  const tables = o.tables ?? num("BENCH_INGEST_TABLES", 8);
-  const tableSize = o.tableSize ?? num("BENCH_INGEST_TABLE_SIZE", 100_000);
-  const probeMs = o.probeMs ?? num("BENCH_INGEST_PROBE_MS", 50);
+  const seconds = o.seconds ?? envNumber("BENCH_INGEST_SECONDS", 60);
+  const threads = o.threads ?? envNumber("BENCH_INGEST_THREADS", 32);
+  const tables = o.tables ?? envNumber("BENCH_INGEST_TABLES", 8);
+  const tableSize = o.tableSize ?? envNumber("BENCH_INGEST_TABLE_SIZE", 100_000);
+  const probeMs = o.probeMs ?? envNumber("BENCH_INGEST_PROBE_MS", 50);
   const replicaSettings: ReplicaSettings = o.replica ?? {
     ...FAIR_REPLICA,
     // As many appliers as the primary has writing clients: a whole group commit applies at once.
-    parallelThreads: num("BENCH_INGEST_REPLICA_THREADS", threads),
+    parallelThreads: envNumber("BENCH_INGEST_REPLICA_THREADS", threads),
     durable: (process.env.BENCH_INGEST_REPLICA_DURABLE ?? "1") !== "0",
   };
   const outDir = o.outDir ?? resultsDir;
@@ -277,7 +270,7 @@ export async function runIngestBench(o: IngestOptions = {}): Promise<BenchResult
     const replicaPid = replica.pid();
     const kingbusPids = (): number[] => kingbus?.pids?.() ?? [];
     const ours = (): number[] => [primaryPid, replicaPid, ...kingbusPids()].filter((p): p is number => p !== undefined);
-    const quietBefore = await waitForQuiet(ours(), num("BENCH_INGEST_QUIET_WAIT", 60));
+    const quietBefore = await waitForQuiet(ours(), envNumber("BENCH_INGEST_QUIET_WAIT", 60));
     let sysbenchPid: number | undefined;
     // CPU counters of every process involved, read when sysbench starts and at each of its report
     // lines: per-second CPU shares for the chart, and the whole window for the notes.

@@ -39,25 +39,18 @@ import { encodeBinlogDump, RawClient } from "../node/src/mysql/server/testing/ra
 import { isErrPacket, decodeErr } from "../node/src/mysql/wire/messages.ts";
 import { machineBusySeconds, processCpuSeconds } from "./lib/load.ts";
 import { serverPid } from "./lib/mariadb-replica.ts";
-import { machine, markdown, progress, ratio, resultsDir as defaultResultsDir, type BenchResult, type Row } from "./lib/report.ts";
+import { envNumber, machine, markdown, progress, ratio, resultsDir as defaultResultsDir, type BenchResult, type Row } from "./lib/report.ts";
 import { nodeV8Memory, readRss, RssSampler, type V8Memory } from "./lib/rss.ts";
 import { timeChart } from "./lib/svg-lines.ts";
 
-const num = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v} is not a non-negative number`);
-  return n;
-};
 
 const SIZES_GIB = (process.env.BENCH_MEMORY_GIB || "1,10").split(",").map(Number);
-const NODES = num("BENCH_MEMORY_NODES", 3);
-const TX_KIB = num("BENCH_MEMORY_TX_KIB", 256);
-const CLIENTS = num("BENCH_MEMORY_CLIENTS", 100);
-const HISTORY_MB = num("BENCH_MEMORY_HISTORY_MB", 16);
-const HOLD_MS = num("BENCH_MEMORY_HOLD", 20) * 1000;
-const SETTLE_MS = num("BENCH_MEMORY_SETTLE", 5) * 1000;
+const NODES = envNumber("BENCH_MEMORY_NODES", 3);
+const TX_KIB = envNumber("BENCH_MEMORY_TX_KIB", 256);
+const CLIENTS = envNumber("BENCH_MEMORY_CLIENTS", 100);
+const HISTORY_MB = envNumber("BENCH_MEMORY_HISTORY_MB", 16);
+const HOLD_MS = envNumber("BENCH_MEMORY_HOLD", 20) * 1000;
+const SETTLE_MS = envNumber("BENCH_MEMORY_SETTLE", 5) * 1000;
 const OUT = process.env.BENCH_RESULTS_DIR || defaultResultsDir;
 const GOAL_MIB = 256;
 const GIB = 2 ** 30;

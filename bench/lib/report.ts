@@ -28,6 +28,20 @@ export function machine(): Machine {
   };
 }
 
+/**
+ * A numeric knob from the environment (BENCH_*): the fallback when unset or empty; anything that
+ * is not a non-negative number (a positive one with `positive`) stops the benchmark, naming it.
+ */
+export function envNumber(name: string, fallback: number, options: { positive?: boolean } = {}): number {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (options.positive === true) {
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v} is not a positive number`);
+  } else if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v} is not a non-negative number`);
+  return n;
+}
+
 export function progress(message: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
