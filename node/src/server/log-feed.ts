@@ -472,7 +472,7 @@ function splitEvents(file: string, start: number, bytes: Uint8Array, from: numbe
     if (size < EVENT_HEADER_LENGTH || at + size > buf.length) throw new FeedError("FEED_DAMAGED", `${file}: the event at ${start + at} announces ${size} bytes, ${buf.length - at} are stored`);
     const offset = start + at;
     if (offset === from) found = true;
-    if (offset >= from) out.push(transient ? { kind: "event", file, offset, bytes: buf.subarray(at, at + size), transient } : { kind: "event", file, offset, bytes: buf.subarray(at, at + size) });
+    if (offset >= from) out.push({ kind: "event", file, offset, bytes: buf.subarray(at, at + size), transient });
     at += size;
   }
   if (!found) throw new FeedError("FEED_BAD_POSITION", `position ${from} in ${file} is not the start of an event`);

@@ -645,8 +645,8 @@ class DumpSession {
       return;
     }
     if (this.heldFde) {
-      // Held past the next read: a feed's events may be views of a buffer it reads into again.
-      this.held.push({ ...item, bytes: Buffer.from(item.bytes) });
+      // Held past the next read: a transient event is a view of a buffer the feed reads into again.
+      this.held.push(item.transient === true ? { ...item, bytes: Buffer.from(item.bytes), transient: false } : item);
       if (type === EventType.GTID || type === EventType.GTID_TAGGED || type === EventType.ANONYMOUS_GTID) await this.releaseHeld();
       return;
     }
