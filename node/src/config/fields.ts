@@ -47,6 +47,7 @@ export const NODE_FIELDS: readonly FieldSpec[] = Object.freeze([
   { path: "storage.retentionMaxBytes", kind: "integer", description: "purge the oldest sealed segments while the log is larger", defaultText: "unset: no size limit" },
   { path: "storage.retentionMaxAgeMs", kind: "integer", description: "purge sealed segments sealed longer ago than this", defaultText: "unset: no age limit" },
   { path: "storage.syncMode", kind: "string", description: "dsync: segments written with O_DSYNC (one call per append); fdatasync: write, then fdatasync (for a filesystem where O_DSYNC is slow)", defaultText: "dsync" },
+  { path: "storage.verifyServedRecords", kind: "string", description: "always: the binlog server checks every stored record's CRC32 as it serves it; auto: only while a served file's events carry no CRC32 of their own (replicas check each event's)", defaultText: "auto" },
   { path: "testWriteApi", kind: "boolean", description: "enable the test-only write API (never in production)", defaultText: "false" },
   { path: "logLevel", kind: "string", description: "fatal, error, warn, info, debug, trace or silent", defaultText: "info" },
 ] satisfies FieldSpec[]);

@@ -65,7 +65,7 @@ describe("loadNodeConfig: defaults and result", () => {
     assert.deepEqual(c.listen, { peer: { host: "0.0.0.0", port: 9696 }, admin: { host: "0.0.0.0", port: 9696 }, http: { host: "0.0.0.0", port: 9595 } });
     assert.deepEqual(c.advertise, { peerUrl: "http://kb-0.kb:9696", adminUrl: "http://kb-0.kb:9595" });
     assert.deepEqual(c.raft, { tickMs: 100, electionTicks: 10, heartbeatTicks: 1 });
-    assert.deepEqual(c.storage, { segmentBytes: 64 * 1024 * 1024, retentionMaxBytes: undefined, retentionMaxAgeMs: undefined, syncMode: "dsync" });
+    assert.deepEqual(c.storage, { segmentBytes: 64 * 1024 * 1024, retentionMaxBytes: undefined, retentionMaxAgeMs: undefined, syncMode: "dsync", verifyServedRecords: "auto" });
     assert.equal(c.testWriteApi, false);
     assert.equal(c.logLevel, "info");
     assert.equal(c.adminToken, undefined);
@@ -129,6 +129,8 @@ describe("loadNodeConfig: precedence", () => {
     assert.equal(fromFlags.storage.syncMode, "dsync");
     assert.equal(loadNodeConfig({ file: path, argv: [], env: { KINGBUS_STORAGE_SYNC_MODE: "fdatasync" } }).storage.syncMode, "fdatasync");
     assert.equal(loadNodeConfig({ file: path, argv: ["--storage-sync-mode", "fdatasync"], env: {} }).storage.syncMode, "fdatasync");
+    assert.equal(loadNodeConfig({ file: path, argv: ["--storage-verify-served-records", "always"], env: {} }).storage.verifyServedRecords, "always");
+    assert.equal(loadNodeConfig({ file: path, argv: [], env: { KINGBUS_STORAGE_VERIFY_SERVED_RECORDS: "always" } }).storage.verifyServedRecords, "always");
     assert.equal(fromFlags.logLevel, "debug", "the environment still shows through where no flag is given");
   });
 
@@ -236,6 +238,7 @@ describe("loadNodeConfig: every rule", () => {
     ["testWriteApi a string", base({ testWriteApi: "yes" }), "testWriteApi", /^must be true or false \(got string\)$/],
     ["unknown log level", base({ logLevel: "verbose" }), "logLevel", /^must be one of fatal, error, warn, info, debug, trace, silent$/],
     ["unknown sync mode", base({ storage: { syncMode: "osync" } }), "storage.syncMode", /^must be one of dsync, fdatasync$/],
+    ["unknown record check", base({ storage: { verifyServedRecords: "never" } }), "storage.verifyServedRecords", /^must be one of always, auto$/],
   ];
   for (const [what, config, path, message] of cases) {
     it(`refuses ${what}: ${path}`, () => {

@@ -14,6 +14,7 @@ import { crossFieldIssues } from "./rules.ts";
 import { adminToken as adminTokenSchema, nodeConfigSchema, TOKEN_RULE, type ClusterMemberConfig, type LogLevel, type ParsedNodeConfig } from "./schema.ts";
 import { Secret } from "./secret.ts";
 import { envLayer, flagsLayer, mergeLayers, readConfigFile, type Layer, type SourcedLayer } from "./sources.ts";
+import type { VerifyRecords } from "../server/verify-records.ts";
 
 export interface NodeConfig {
   readonly id: number;
@@ -30,7 +31,7 @@ export interface NodeConfig {
   readonly adminToken: Secret | undefined;
   readonly peerTls: { readonly ca: string; readonly cert: string; readonly key: string } | undefined;
   readonly raft: { readonly tickMs: number; readonly electionTicks: number; readonly heartbeatTicks: number };
-  readonly storage: { readonly segmentBytes: number; readonly retentionMaxBytes: number | undefined; readonly retentionMaxAgeMs: number | undefined; readonly syncMode: "dsync" | "fdatasync" };
+  readonly storage: { readonly segmentBytes: number; readonly retentionMaxBytes: number | undefined; readonly retentionMaxAgeMs: number | undefined; readonly syncMode: "dsync" | "fdatasync"; readonly verifyServedRecords: VerifyRecords };
   /** The budget of the node's buffers, bytes (docs/raft.md, "Memory"). */
   readonly memory: {
     readonly raftInflightBytes: number;
@@ -156,7 +157,7 @@ function build(c: ParsedNodeConfig, token: string | undefined, configFile: strin
     peerTls: tls === undefined ? undefined : { ca: tls.ca!, cert: tls.cert!, key: tls.key! },
     raft: c.raft,
     memory: c.memory,
-    storage: { segmentBytes: c.storage.segmentBytes, retentionMaxBytes: c.storage.retentionMaxBytes, retentionMaxAgeMs: c.storage.retentionMaxAgeMs, syncMode: c.storage.syncMode },
+    storage: { segmentBytes: c.storage.segmentBytes, retentionMaxBytes: c.storage.retentionMaxBytes, retentionMaxAgeMs: c.storage.retentionMaxAgeMs, syncMode: c.storage.syncMode, verifyServedRecords: c.storage.verifyServedRecords },
     testWriteApi: c.testWriteApi,
     logLevel: c.logLevel,
     configFile,

@@ -3,6 +3,7 @@
  * fields together live in rules.ts, run only once every field is valid on its own.
  */
 import { z } from "zod";
+import { VERIFY_RECORDS } from "../server/verify-records.ts";
 import { baseUrlProblem, describeBaseUrlProblem, parseHostPort, type HostPort } from "./addresses.ts";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -151,6 +152,7 @@ export const nodeConfigSchema = z.strictObject({
         retentionMaxBytes: integer(MIN_SEGMENT_BYTES, Number.MAX_SAFE_INTEGER).optional(),
         retentionMaxAgeMs: integer(1000, Number.MAX_SAFE_INTEGER).optional(),
         syncMode: z.enum(SYNC_MODES, { error: `must be one of ${SYNC_MODES.join(", ")}` }).default("dsync"),
+        verifyServedRecords: z.enum(VERIFY_RECORDS, { error: `must be one of ${VERIFY_RECORDS.join(", ")}` }).default("auto"),
       },
       { error: typeError("an object") },
     )

@@ -138,7 +138,7 @@ export class KingbusNode {
     });
     this.syncerDuty = new SyncerDuty({ loop: this.loop, store, state: () => this.binlog, log, registry: metrics.registry, syncer: { maxInFlightBytes: memory.syncerInflightBytes, bufferBytes: memory.syncerBufferBytes } });
     const progress = { committed: () => this.loop.node.status().commit, applied: () => this.loop.applied, startupCommit: this.startupCommit };
-    this.serverDuty = new ServerDuty({ store, state: () => this.binlog, log, registry: metrics.registry, dataDir: config.dataDir, progress, cacheBytes: memory.serverCacheBytes });
+    this.serverDuty = new ServerDuty({ store, state: () => this.binlog, log, registry: metrics.registry, dataDir: config.dataDir, progress, cacheBytes: memory.serverCacheBytes, verifyRecords: config.storage.verifyServedRecords });
     this.loop.on("applied", () => this.serverDuty.applied());
     this.loop.on("soft", ({ lead, role }) => {
       this.lead = lead;

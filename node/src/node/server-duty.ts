@@ -33,6 +33,7 @@ import type { LogStore } from "../storage/log-store.ts";
 import { Notifier } from "../storage/notifier.ts";
 import { AppliedBinlogIndex } from "../server/applied-index.ts";
 import { LogBinlogFeed } from "../server/log-feed.ts";
+import type { VerifyRecords } from "../server/verify-records.ts";
 
 export interface ServerDutyOptions {
   store: LogStore;
@@ -50,6 +51,8 @@ export interface ServerDutyOptions {
   progress?: { committed(): number; applied(): number; startupCommit: number };
   /** Bytes of entries the dumps share in memory (LogBinlogFeed's cache; its default when unset). */
   cacheBytes?: number;
+  /** When dumps check stored records' CRC32 (LogBinlogFeed's verifyRecords; its default when unset). */
+  verifyRecords?: VerifyRecords;
   /** Extra BinlogServer settings (tests: heartbeats, limits). */
   server?: Partial<Omit<BinlogServerConfig, "flavor" | "serverId" | "users">>;
 }
@@ -82,7 +85,7 @@ export class ServerDuty {
     this.extra = o.server;
     const state = o.state;
     this.progress = o.progress;
-    this.feed = new LogBinlogFeed({ store: o.store, index: this.index, gtids: () => state(), applied: this.notifier, ...(o.progress ? { progress: o.progress } : {}), ...(o.cacheBytes !== undefined ? { cacheBytes: o.cacheBytes } : {}) });
+    this.feed = new LogBinlogFeed({ store: o.store, index: this.index, gtids: () => state(), applied: this.notifier, ...(o.progress ? { progress: o.progress } : {}), ...(o.cacheBytes !== undefined ? { cacheBytes: o.cacheBytes } : {}), ...(o.verifyRecords ? { verifyRecords: o.verifyRecords } : {}) });
     this.registerMetrics(o.registry);
   }
 

@@ -214,8 +214,8 @@ describe("LogBinlogFeed over real binlog events", { skip }, () => {
     const batchReads = (h: LogFeedHarness): { entries: number } => {
       const counted = { entries: 0 };
       const plain = h.counting.entries;
-      h.counting.entries = (lo, hi, max, into) => {
-        const out = plain(lo, hi, max, into);
+      h.counting.entries = (lo, hi, max, options) => {
+        const out = plain(lo, hi, max, options);
         if (max !== undefined) counted.entries += out.length;
         return out;
       };
@@ -249,9 +249,9 @@ describe("LogBinlogFeed over real binlog events", { skip }, () => {
     const window = await open({ readBytes: 8 * 1024, cacheBytes: 16 * 1024 });
     const batchReadsInto: boolean[] = [];
     const plainEntries = window.counting.entries;
-    window.counting.entries = (lo, hi, max, into) => {
-      if (max !== undefined) batchReadsInto.push(into !== undefined);
-      return plainEntries(lo, hi, max, into);
+    window.counting.entries = (lo, hi, max, options) => {
+      if (max !== undefined) batchReadsInto.push(options?.into !== undefined);
+      return plainEntries(lo, hi, max, options);
     };
     const late = new AbortController();
     const [ahead, behind] = [0, 1].map(() => window.feed.read({ file: name, position: 4 }, late.signal)[Symbol.asyncIterator]());
@@ -259,6 +259,11 @@ describe("LogBinlogFeed over real binlog events", { skip }, () => {
     await ahead!.next();
     await behind!.next();
     while (!over(await ahead!.next()));
+    // The reader ahead read for the other only while the other was close enough behind to find
+    // the entries in the cache; past that, it read into its own buffer (a fresh buffer per read
+    // that nobody would take from the cache is only garbage).
+    const aheadReads = batchReadsInto.slice();
+    assert.ok(aheadReads.length > 6 && aheadReads.slice(-3).every((into) => into), `the reader ahead, far ahead, read into its own buffer: ${JSON.stringify(aheadReads)}`);
     const fromHere = batchReadsInto.length;
     while (!over(await behind!.next()));
     late.abort();

@@ -12,6 +12,11 @@
  *   node's next apply (no polling), until its signal aborts.
  * - Memory per reader: one read of at most `readBytes` of entries, or one event when an event is
  *   larger; a fragmented transaction is read again entry by entry once it is known to be whole.
+ * - Record checks (`verifyRecords`): "always" checks every record's CRC32 as it is read; "auto"
+ *   (the default) leaves the CRC32 to the replicas when every served file's events carry a CRC32
+ *   of their own, which replicas check on every event (as a MariaDB primary with
+ *   master_verify_checksum=OFF does). Framing is always checked, and an entry that does not
+ *   decode is read again with its CRC32 checked before it is skipped: damage is never skipped.
  */
 import { EventSplitter } from "../binlog/reader.ts";
 import { BinlogError } from "../binlog/errors.ts";
@@ -23,6 +28,7 @@ import { FeedError, type BinlogChecksumName, type BinlogFeed, type BinlogFlavor,
 import { EntryType, type Entry } from "../raft/types.ts";
 import type { GtidKey } from "../storage/binlog-index.ts";
 import { ReadBuffer, type LogStore } from "../storage/log-store.ts";
+import { VERIFY_RECORDS, type VerifyRecords } from "./verify-records.ts";
 import { isServed, type AppliedBinlogIndex, type StoredEvent, type StoredFileFacts } from "./applied-index.ts";
 
 /** The applied GTID state, as the node's BinlogState holds it (purged GTIDs included). */
@@ -53,6 +59,8 @@ export interface LogBinlogFeedOptions {
   settleMs?: number;
   /** Bytes of recently read entries kept for other readers (default 64 MiB; 0: none). */
   cacheBytes?: number;
+  /** When reads check each record's CRC32 (default "auto", see above). */
+  verifyRecords?: VerifyRecords;
 }
 
 /** Recently read committed entries, shared by the readers of one feed; the oldest read go first. */
@@ -88,6 +96,12 @@ class EntryCache {
     return this.#newest;
   }
 
+  /** About how many entries the cache holds when full (unknown until something was cached). */
+  get reachEntries(): number {
+    if (this.#entries.size === 0) return Number.POSITIVE_INFINITY;
+    return Math.floor(this.#maxBytes / Math.max(1, this.#bytes / this.#entries.size));
+  }
+
   add(entries: readonly Entry[]): void {
     if (this.#maxBytes <= 0) return;
     for (const e of entries) {
@@ -104,8 +118,9 @@ class EntryCache {
   }
 }
 
-/** A reader's own read buffer, while it reads alone. */
-interface ReaderBuffers {
+/** A reader streaming now: where it reads next, and its own read buffer. */
+interface ActiveReader {
+  next: number;
   scratch: ReadBuffer | undefined;
 }
 
@@ -133,9 +148,12 @@ export class LogBinlogFeed implements BinlogFeed {
   readonly #progress: LogBinlogFeedOptions["progress"];
   readonly #cache: EntryCache;
   readonly #settleMs: number;
+  readonly #verifyRecords: VerifyRecords;
+  /** Whether every served file's events carry a CRC32, for the files() array it was found for. */
+  #checksummed: { files: readonly StoredFileFacts[]; count: number; all: boolean } | undefined;
 
   /** Readers streaming now: a lone reader reads into a buffer of its own, several share the cache. */
-  #readers = 0;
+  readonly #active = new Set<ActiveReader>();
 
   constructor(options: LogBinlogFeedOptions) {
     this.#store = options.store;
@@ -146,6 +164,8 @@ export class LogBinlogFeed implements BinlogFeed {
     this.#progress = options.progress;
     this.#settleMs = options.settleMs ?? 5000;
     this.#cache = new EntryCache(options.cacheBytes ?? 64 * 1024 * 1024);
+    this.#verifyRecords = options.verifyRecords ?? "auto";
+    if (!VERIFY_RECORDS.includes(this.#verifyRecords)) throw new TypeError(`verifyRecords must be one of ${VERIFY_RECORDS.join(", ")}`);
   }
 
   /** Waits until this node applied what is committed now (a replica may come from a pod further ahead). */
@@ -303,20 +323,22 @@ export class LogBinlogFeed implements BinlogFeed {
   }
 
   async *#stream(filter: StartFilter, startEntry: number, signal: AbortSignal): AsyncGenerator<FeedItem> {
-    this.#readers++;
+    const reader: ActiveReader = { next: startEntry, scratch: undefined };
+    this.#active.add(reader);
     try {
-      yield* this.#streamFrom(filter, startEntry, signal, { scratch: undefined });
+      yield* this.#streamFrom(filter, startEntry, signal, reader);
     } finally {
-      this.#readers--;
+      this.#active.delete(reader);
     }
   }
 
-  async *#streamFrom(filter: StartFilter, startEntry: number, signal: AbortSignal, reader: ReaderBuffers): AsyncGenerator<FeedItem> {
+  async *#streamFrom(filter: StartFilter, startEntry: number, signal: AbortSignal, reader: ActiveReader): AsyncGenerator<FeedItem> {
     let next = startEntry;
     let current = { file: filter.file, position: filter.position };
     let caughtUpSent = false;
     let run: PendingRun | undefined;
     while (!signal.aborted) {
+      reader.next = next;
       const bound = this.#index.lastApplied;
       if (next > bound) {
         if (!caughtUpSent) {
@@ -326,7 +348,7 @@ export class LogBinlogFeed implements BinlogFeed {
         }
         // A caught-up reader among others reads what comes next from the cache the one reading
         // ahead fills: its own buffer (1 MiB) would only sit there, for every replica attached.
-        if (this.#readers > 1 && this.#cache.enabled) reader.scratch = undefined;
+        if (this.#active.size > 1 && this.#cache.enabled) reader.scratch = undefined;
         // Subscribed before anything else can run: an apply cannot slip between check and wait.
         await this.#applied.wait(signal);
         continue;
@@ -334,10 +356,10 @@ export class LogBinlogFeed implements BinlogFeed {
       if (next < this.#store.firstIndex()) {
         throw new FeedError("FEED_UNAVAILABLE", `the log was purged past entry ${next} while this dump was reading it (now from ${this.#store.firstIndex()})`);
       }
-      const { entries: batch, transient } = this.#read(next, bound, reader);
+      const { entries: batch, transient, checked } = this.#read(next, bound, reader);
       for (const entry of batch) {
         next = entry.index + 1;
-        const payload = decodePayload(entry);
+        const payload = this.#decode(entry, checked);
         if (!payload || payload.kind === "control") continue;
         if (payload.kind === "batch") {
           run = undefined;
@@ -376,23 +398,56 @@ export class LogBinlogFeed implements BinlogFeed {
   /**
    * Entries from `from` (at most `readBytes`, never past `bound`): from the cache the readers
    * share when another reader read them lately (readers near each other read the disk once),
-   * else from the store. A lone reader reads into its own buffer, reused read after read, and
-   * caches nothing (nobody would read it there): the events it hands out are then views that its
+   * else from the store. A reader reads for the others (into buffers of their own that the cache
+   * keeps) when another reader is close enough behind it to find them there; otherwise it reads
+   * into its own buffer, reused read after read: the events it hands out are then views that its
    * next read overwrites (marked transient: consumers copy what they keep).
    */
-  #read(from: number, bound: number, reader: ReaderBuffers): { entries: Entry[]; transient: boolean } {
+  #read(from: number, bound: number, reader: ActiveReader): { entries: Entry[]; transient: boolean; checked: boolean } {
     const cached = this.#cache.run(from, bound, this.#readBytes);
-    if (cached.length > 0) return { entries: cached, transient: false };
-    // The reader furthest ahead reads for the others, into buffers of their own that the cache
-    // keeps. A reader behind what the cache holds reads for itself: what it would add is older
-    // than what the readers ahead of it need, and would push that out.
-    if (this.#readers > 1 && this.#cache.enabled && from > this.#cache.newest) {
+    if (cached.length > 0) return { entries: cached, transient: false, checked: true };
+    const checkCrc = this.#checkCrc();
+    // What a reader behind the cache would add is older than what the readers ahead of it need,
+    // and would push that out; what nobody behind will read only costs a fresh buffer.
+    if (this.#cache.enabled && from > this.#cache.newest && this.#someoneFollows(reader, from)) {
+      // Cached entries are always checked: other readers take them as they are.
       const entries = this.#store.entries(from, bound + 1, this.#readBytes);
       this.#cache.add(entries);
-      return { entries, transient: false };
+      return { entries, transient: false, checked: true };
     }
     reader.scratch ??= new ReadBuffer(this.#readBytes);
-    return { entries: this.#store.entries(from, bound + 1, this.#readBytes, reader.scratch), transient: true };
+    return { entries: this.#store.entries(from, bound + 1, this.#readBytes, { into: reader.scratch, checkCrc }), transient: true, checked: checkCrc };
+  }
+
+  /** Whether another reader will read from `from` soon: it is behind, within what the cache holds. */
+  #someoneFollows(reader: ActiveReader, from: number): boolean {
+    const reach = this.#cache.reachEntries;
+    for (const other of this.#active) {
+      if (other !== reader && other.next <= from && from - other.next <= reach) return true;
+    }
+    return false;
+  }
+
+  /** Whether reads check each record's CRC32 now (see verifyRecords). */
+  #checkCrc(): boolean {
+    if (this.#verifyRecords === "always") return true;
+    const files = this.#index.files();
+    const known = this.#checksummed;
+    if (known?.files !== files || known.count !== files.length) {
+      this.#checksummed = { files, count: files.length, all: files.length > 0 && files.every((f) => f.checksum === "CRC32") };
+    }
+    return !this.#checksummed!.all;
+  }
+
+  /**
+   * The entry's payload (undefined: not one readers serve). An entry read without its CRC32 that
+   * does not decode is read again with it checked: a damaged record fails there (STORAGE_CORRUPT)
+   * instead of being skipped as an entry this version cannot read.
+   */
+  #decode(entry: Entry, checked: boolean): EntryPayload | undefined {
+    const payload = decodePayload(entry);
+    if (payload === undefined && !checked && entry.type === EntryType.Normal && entry.data.length > 0) this.#store.entries(entry.index, entry.index + 1);
+    return payload;
   }
 
   /** A whole fragmented transaction, read again entry by entry and cut into events. */

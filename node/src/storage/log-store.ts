@@ -85,6 +85,14 @@ const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** Offsets read at once from an uncached sidecar. */
 const OFFSET_WINDOW = 256;
 
+/** How entries() reads. */
+export interface ReadOptions {
+  /** Read into this buffer (reused read after read) instead of a new one. */
+  into?: ReadBuffer;
+  /** Check each record's CRC32 (default true). */
+  checkCrc?: boolean;
+}
+
 /**
  * A buffer a reader passes to entries() again and again, so that reading the log allocates
  * nothing: each fresh megabyte is memory V8 counts as external, and every few dozen of them force a
@@ -220,9 +228,11 @@ export class LogStore {
    * Entries [lo, hi), at most maxBytes of records but always at least one. Reads the files with
    * positioned reads (bounded memory: only what is returned is read). With `into`, the records are
    * read into that caller's buffer instead of a new one: the entries returned are then views that
-   * the next read into it overwrites.
+   * the next read into it overwrites. Every record's CRC32 is checked unless `checkCrc` is false;
+   * its length and index always are.
    */
-  entries(lo: number, hi: number, maxBytes = Number.MAX_SAFE_INTEGER, into?: ReadBuffer): Entry[] {
+  entries(lo: number, hi: number, maxBytes = Number.MAX_SAFE_INTEGER, options: ReadOptions = {}): Entry[] {
+    const { into, checkCrc = true } = options;
     this.check();
     this.checkRange(lo, hi);
     const out: Entry[] = [];
@@ -244,7 +254,7 @@ export class LogStore {
       if (got !== length) this.fail(new StorageError("STORAGE_CORRUPT", `read ${got} of ${length} bytes of records`, { file: seg.path, offset: start }));
       let at = 0;
       for (let i = index; i < stop; i++) {
-        const r = decodeRecord(bytes, at);
+        const r = decodeRecord(bytes, at, bytes.length, checkCrc);
         if (!r.ok) this.fail(new StorageError("STORAGE_CORRUPT", r.detail, { file: seg.path, offset: start + at }));
         if (r.entry.index !== i) this.fail(new StorageError("STORAGE_CORRUPT", `record holds index ${r.entry.index} where ${i} belongs`, { file: seg.path, offset: start + at }));
         out.push(r.entry);

@@ -19,7 +19,7 @@ test("entries() into a ReadBuffer: the same entries as a plain read, across segm
     let sameMemory = 0;
     for (let from = 1; from <= 200; ) {
       // 12 KiB per read: several segment boundaries are crossed on the way.
-      const got = store.entries(from, 201, 12 * 1024, into);
+      const got = store.entries(from, 201, 12 * 1024, { into });
       const plain = store.entries(from, 201, 12 * 1024);
       assert.deepEqual(got.map((e) => e.index), plain.map((e) => e.index));
       for (const e of got) assert.ok(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength).equals(payloadOf(e.index, 1, 1000)), `entry ${e.index} read into the buffer`);
@@ -40,10 +40,10 @@ test("a ReadBuffer grows for a read larger than it, up to its limit; beyond that
   try {
     await store.append([...entries(1, 1, 1, 40 * 1024), ...entries(2, 1, 1, 300 * 1024)]);
     const into = new ReadBuffer(8 * 1024, 64 * 1024);
-    const [big] = store.entries(1, 2, 1, into);
+    const [big] = store.entries(1, 2, 1, { into });
     assert.ok(Buffer.from(big!.data).equals(payloadOf(1, 1, 40 * 1024)));
     assert.ok(into.capacity >= 40 * 1024 && into.capacity <= 64 * 1024, `grew to ${into.capacity}`);
-    const [huge] = store.entries(2, 3, 1, into);
+    const [huge] = store.entries(2, 3, 1, { into });
     assert.ok(Buffer.from(huge!.data).equals(payloadOf(2, 1, 300 * 1024)));
     assert.ok(into.capacity <= 64 * 1024, "a read over the limit is not kept");
     // The earlier entry's memory was not the huge read's.

@@ -41,16 +41,17 @@ export type RecordCheck =
 
 /**
  * Reads the record at `at` in `bytes` (which end at `limit`). The payload is a view into `bytes`;
- * copy it if `bytes` is reused.
+ * copy it if `bytes` is reused. Without `checkCrc` only the framing is checked (the length within
+ * bounds): for a reader whose consumer checks the bytes again (docs/storage.md, "Reading").
  */
-export function decodeRecord(bytes: Buffer, at: number, limit = bytes.length): RecordCheck {
+export function decodeRecord(bytes: Buffer, at: number, limit = bytes.length, checkCrc = true): RecordCheck {
   if (limit - at < RECORD_HEADER_LENGTH) return { ok: false, reason: "short", detail: `${limit - at} bytes left, a record header needs ${RECORD_HEADER_LENGTH}` };
   const length = bytes.readUInt32LE(at);
   if (length > MAX_RECORD_PAYLOAD) return { ok: false, reason: "bad", detail: `record announces a payload of ${length} bytes` };
   const end = at + RECORD_HEADER_LENGTH + length;
   if (end > limit) return { ok: false, reason: "short", detail: `record of ${RECORD_HEADER_LENGTH + length} bytes, ${limit - at} present` };
   const stored = bytes.readUInt32LE(at + 4);
-  if (recordCrc(bytes, at, end) !== stored) return { ok: false, reason: "bad", detail: "record fails its CRC32 check" };
+  if (checkCrc && recordCrc(bytes, at, end) !== stored) return { ok: false, reason: "bad", detail: "record fails its CRC32 check" };
   const type = bytes[at + 24]! as EntryType;
   return {
     ok: true,

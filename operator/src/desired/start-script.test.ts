@@ -73,7 +73,7 @@ describe("the pods' start-up script", () => {
       assert.equal(config.dataDir, "/var/lib/kingbus/data");
       assert.deepEqual([config.listen.peer, config.listen.http], [{ host: "0.0.0.0", port: 9696 }, { host: "0.0.0.0", port: 9595 }]);
       assert.equal(config.adminToken?.reveal(), "s3cret-token");
-      assert.deepEqual(config.storage, { segmentBytes: 64 * 1024 * 1024, retentionMaxBytes: 50 * 2 ** 30, retentionMaxAgeMs: 7 * 86_400_000, syncMode: "dsync" });
+      assert.deepEqual(config.storage, { segmentBytes: 64 * 1024 * 1024, retentionMaxBytes: 50 * 2 ** 30, retentionMaxAgeMs: 7 * 86_400_000, syncMode: "dsync", verifyServedRecords: "auto" });
       assert.equal(config.logLevel, "debug");
     }
   });
@@ -91,7 +91,7 @@ describe("the pods' start-up script", () => {
   it("a new cluster bootstraps every member (bootstrap count = spec.replicas)", () => {
     const config = nodeConfigOf(start(testCluster("demo"), "kingbus-demo-2"));
     assert.equal(config.initialCluster?.length, 3);
-    assert.deepEqual(config.storage, { segmentBytes: 64 * 1024 * 1024, retentionMaxBytes: undefined, retentionMaxAgeMs: undefined, syncMode: "dsync" });
+    assert.deepEqual(config.storage, { segmentBytes: 64 * 1024 * 1024, retentionMaxBytes: undefined, retentionMaxAgeMs: undefined, syncMode: "dsync", verifyServedRecords: "auto" });
   });
 
   it("refuses to start a pod that is not one of the cluster's", () => {

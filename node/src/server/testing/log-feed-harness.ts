@@ -13,6 +13,7 @@ import { LogStore } from "../../storage/log-store.ts";
 import { Notifier } from "../../storage/notifier.ts";
 import { AppliedBinlogIndex } from "../applied-index.ts";
 import { LogBinlogFeed, type FeedStore } from "../log-feed.ts";
+import type { VerifyRecords } from "../verify-records.ts";
 
 export interface CountingStore extends FeedStore {
   /** Entries read through entries() since the last reset. */
@@ -33,13 +34,13 @@ export class LogFeedHarness {
   /** The commit index the feed's `settle` waits for (as a follower learns it from its leader). */
   committed = 0;
 
-  private constructor(dir: string, store: LogStore, readBytes: number | undefined, cacheBytes: number) {
+  private constructor(dir: string, store: LogStore, readBytes: number | undefined, cacheBytes: number, verifyRecords: VerifyRecords | undefined) {
     this.dir = dir;
     this.store = store;
     const counting: CountingStore = {
       entriesRead: 0,
-      entries: (lo, hi, max, into) => {
-        const out = store.entries(lo, hi, max, into);
+      entries: (lo, hi, max, options) => {
+        const out = store.entries(lo, hi, max, options);
         counting.entriesRead += out.length;
         return out;
       },
@@ -57,14 +58,14 @@ export class LogFeedHarness {
       },
     };
     const progress = { committed: () => this.committed, applied: () => this.index.lastApplied };
-    this.feed = new LogBinlogFeed({ store: counting, index: this.index, gtids: () => this.state, applied: signal, progress, settleMs: 3000, cacheBytes, ...(readBytes ? { readBytes } : {}) });
+    this.feed = new LogBinlogFeed({ store: counting, index: this.index, gtids: () => this.state, applied: signal, progress, settleMs: 3000, cacheBytes, ...(readBytes ? { readBytes } : {}), ...(verifyRecords ? { verifyRecords } : {}) });
   }
 
   /** `cacheBytes`: the readers' shared cache (none unless asked: tests count what reaches the store). */
-  static async open(options: { segmentBytes?: number; readBytes?: number; cacheBytes?: number } = {}): Promise<LogFeedHarness> {
+  static async open(options: { segmentBytes?: number; readBytes?: number; cacheBytes?: number; verifyRecords?: VerifyRecords } = {}): Promise<LogFeedHarness> {
     const dir = mkdtempSync(join(tmpdir(), "kingbus-log-feed-"));
     const store = await LogStore.open(dir, { extractBinlogInfo, ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}) });
-    return new LogFeedHarness(dir, store, options.readBytes, options.cacheBytes ?? 0);
+    return new LogFeedHarness(dir, store, options.readBytes, options.cacheBytes ?? 0, options.verifyRecords);
   }
 
   /** Appends (durable, not yet committed). */
