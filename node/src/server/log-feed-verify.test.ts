@@ -10,7 +10,7 @@
  *    CRC32 checked and the read fails, instead of skipping the entry as one it cannot decode.
  */
 import assert from "node:assert/strict";
-import { openSync, readdirSync, readFileSync, readSync, closeSync, writeSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { verifyEventChecksum } from "../binlog/checksum.ts";
@@ -18,6 +18,7 @@ import { decodeEntry } from "../log-entry/format.ts";
 import { StorageError } from "../storage/errors.ts";
 import { sharedDir } from "../../test-support/requirements.ts";
 import { binlogEntries } from "./testing/binlog-entries.ts";
+import { flipByte } from "../../test-support/damage.ts";
 import { LogFeedHarness } from "./testing/log-feed-harness.ts";
 import type { VerifyRecords } from "./verify-records.ts";
 
@@ -60,19 +61,6 @@ function transactionEntry(h: LogFeedHarness): { index: number; segment: string; 
   throw new Error("no stored transaction");
 }
 
-/** Flips one byte of a file on disk (the page cache the store reads from sees it at once). */
-function flip(path: string, offset: number): void {
-  const fd = openSync(path, "r+");
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, offset);
-    b[0] = b[0]! ^ 0x5a;
-    writeSync(fd, b, 0, 1, offset);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 async function serve(h: LogFeedHarness, file: string): Promise<{ events: Buffer[]; error: unknown }> {
   const aborter = new AbortController();
   const events: Buffer[] = [];
@@ -112,7 +100,7 @@ describe("LogBinlogFeed: which reads check the records' CRC32", { skip }, () => 
     assert.ok(Buffer.concat(before.events).equals(file.subarray(4)));
 
     const target = transactionEntry(h);
-    flip(target.segment, target.eventsAt + insideLastEvent(target.events));
+    flipByte(target.segment, target.eventsAt + insideLastEvent(target.events));
     const after = await serve(h, WITH_CRC);
     assert.equal(after.error, undefined, "the record's CRC32 is left to the replica");
     const bad = after.events.filter((e) => !verifyEventChecksum(e));
@@ -124,7 +112,7 @@ describe("LogBinlogFeed: which reads check the records' CRC32", { skip }, () => 
     const { h } = await store(WITH_CRC, "always");
     harnesses.push(h);
     const target = transactionEntry(h);
-    flip(target.segment, target.eventsAt + insideLastEvent(target.events));
+    flipByte(target.segment, target.eventsAt + insideLastEvent(target.events));
     const { events, error } = await serve(h, WITH_CRC);
     assert.ok(error instanceof StorageError && error.code === "STORAGE_CORRUPT", String(error));
     assert.match(error.message, /CRC32/);
@@ -138,7 +126,7 @@ describe("LogBinlogFeed: which reads check the records' CRC32", { skip }, () => 
     assert.equal(before.error, undefined);
     assert.ok(Buffer.concat(before.events).equals(file.subarray(4)));
     const target = transactionEntry(h);
-    flip(target.segment, target.eventsAt + insideLastEvent(target.events));
+    flipByte(target.segment, target.eventsAt + insideLastEvent(target.events));
     const { events, error } = await serve(h, WITHOUT_CRC);
     assert.ok(error instanceof StorageError && error.code === "STORAGE_CORRUPT", String(error));
     assert.ok(Buffer.concat(events).length < file.length - 4, "the read stopped at the damage");
@@ -149,7 +137,7 @@ describe("LogBinlogFeed: which reads check the records' CRC32", { skip }, () => 
     harnesses.push(h);
     const target = transactionEntry(h);
     // The entry's first byte (the kingbus magic): unchecked, it would decode as no log entry at all.
-    flip(target.segment, target.payloadAt);
+    flipByte(target.segment, target.payloadAt);
     const { error } = await serve(h, WITH_CRC);
     assert.ok(error instanceof StorageError && error.code === "STORAGE_CORRUPT", String(error));
     assert.match(error.message, /CRC32/);
