@@ -12,20 +12,19 @@ import type { Socket } from "node:net";
 import { WireError } from "./errors.ts";
 import { MAX_PACKET_PAYLOAD } from "./constants.ts";
 import { framePayload, PACKET_HEADER_LENGTH, PacketParser } from "./packet.ts";
+import { sharedStages, type StagePool } from "./stage-pool.ts";
 
 export interface PacketSocketOptions {
   /** Largest payload accepted from the peer (max_allowed_packet). Default 64 MiB. */
   maxPayload?: number;
   /** Largest packet payload before a split; only tests change it. Default 0xFFFFFF. */
   maxPacketPayload?: number;
+  /** Where staging buffers come from and go back to (default: the process's shared pool). */
+  stages?: StagePool;
 }
 
-/** Staging buffers: packets are copied into one and leave in large writes. */
-const STAGE_BYTES = 128 * 1024;
 /** Payloads written by reference (writePartsNow's `byReference`) when larger than this; smaller ones are staged. */
 const BY_REFERENCE_MIN = 2 * 1024;
-/** Staging buffers kept for reuse once the socket wrote them (more in flight are left to the GC). */
-const STAGES_KEPT = 2;
 
 type Waiter = { resolve: (payload: Buffer) => void; reject: (error: Error) => void; unsequenced?: boolean };
 
@@ -47,6 +46,7 @@ export class PacketSocket {
   constructor(socket: Socket, options: PacketSocketOptions = {}) {
     this.socket = socket;
     this.maxPacketPayload = options.maxPacketPayload;
+    this.stages = options.stages ?? sharedStages;
     this.parser = new PacketParser({ maxPayload: options.maxPayload, maxPacketPayload: options.maxPacketPayload });
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
@@ -229,10 +229,10 @@ export class PacketSocket {
       return this.drained();
     }
     let packet: Buffer;
-    if (length <= STAGE_BYTES) {
+    if (length <= this.stages.bufferBytes) {
       if (this.stage === undefined || this.staged + length > this.stage.length) {
         ok = this.sendStage();
-        this.stage = this.spareStages.pop() ?? Buffer.allocUnsafe(STAGE_BYTES);
+        this.stage = this.stages.take();
       }
       packet = this.stage.subarray(this.staged, this.staged + length);
       this.staged += length;
@@ -247,7 +247,7 @@ export class PacketSocket {
       packet.set(part, at);
       at += part.length;
     }
-    if (length > STAGE_BYTES) ok = this.socket.write(packet) && ok;
+    if (length > this.stages.bufferBytes) ok = this.socket.write(packet) && ok;
     if (ok && !this.socket.writableNeedDrain) return undefined;
     this.flush();
     return this.drained();
@@ -271,18 +271,18 @@ export class PacketSocket {
     // yields, which it may not do for many buffers.
     let reused = false;
     const ok = this.socket.write(bytes, () => {
-      if (!reused && this.spareStages.length < STAGES_KEPT) this.spareStages.push(stage);
+      if (!reused) this.stages.give(stage);
     });
     if (this.socket.writableLength === 0 && !this.socket.writableCorked) {
       reused = true;
-      this.spareStages.push(stage);
+      this.stages.give(stage);
     }
     return ok;
   }
 
   private stage: Buffer | undefined;
   private staged = 0;
-  private readonly spareStages: Buffer[] = [];
+  private readonly stages: StagePool;
   private flushScheduled = false;
   private readonly flushLater = (): void => {
     this.flushScheduled = false;

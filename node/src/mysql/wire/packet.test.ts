@@ -6,6 +6,7 @@ import { MAX_PACKET_PAYLOAD } from "./constants.ts";
 import { WireError } from "./errors.ts";
 import { framePayload, PacketParser } from "./packet.ts";
 import { PacketSocket } from "./packet-socket.ts";
+import { StagePool } from "./stage-pool.ts";
 
 /** Headers of the framed packets: [length, sequence id]. */
 function headers(chunks: Buffer[]): Array<[number, number]> {
@@ -231,6 +232,51 @@ test("PacketSocket.writePartsNow by reference: large payloads queued as they are
       const got = await reader.read();
       assert.ok(got.equals(Buffer.concat([Buffer.from([0]), p])), `payload ${k} (${p.length} bytes)`);
     }
+  } finally {
+    close();
+  }
+});
+
+test("PacketSocket staging buffers come back to the pool once written: a socket kept full allocates a bounded number, however long it streams", async () => {
+  const { a, b, close } = await socketPair();
+  try {
+    const stages = new StagePool(16 * 1024, 1024 * 1024);
+    const writer = new PacketSocket(b, { stages });
+    const reader = new PacketSocket(a);
+    const payloads = 20_000;
+    const event = Buffer.alloc(3000, 7);
+    let received = 0;
+    const reading = (async () => {
+      for (let k = 0; k < payloads; k++) {
+        const got = await reader.read();
+        assert.equal(got.length, 1 + event.length, `payload ${k}`);
+        received++;
+        // A slow replica: it stops reading now and then, so the writer's socket fills and
+        // drains again and again.
+        if (k % 400 === 0) {
+          a.pause();
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          a.resume();
+        }
+      }
+    })();
+    let waits = 0;
+    for (let k = 0; k < payloads; k++) {
+      const pending = writer.writePartsNow([Buffer.from([0]), event]);
+      if (pending) {
+        waits++;
+        await pending;
+      }
+    }
+    writer.flush();
+    await reading;
+    assert.equal(received, payloads);
+    // 60 MB went through 16 KiB staging buffers, with the socket full (`waits` times) and
+    // drained again: what came back once written served again.
+    assert.ok(waits > 10, `the socket filled ${waits} times`);
+    const staged = Math.ceil((payloads * (4 + 1 + event.length)) / stages.bufferBytes);
+    // (A pool keeping 2, as each connection once did, allocated about 100 here.)
+    assert.ok(stages.allocated < 32, `${stages.allocated} staging buffers allocated for ${staged} filled`);
   } finally {
     close();
   }
