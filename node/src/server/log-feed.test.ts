@@ -244,15 +244,18 @@ describe("LogBinlogFeed over real binlog events", { skip }, () => {
     both.abort();
     for (const k of [0, 1]) assert.ok(Buffer.concat(got[k]!).equals(file.subarray(4)), `reader ${k} got the file`);
     assert.equal(transientShared, 0, "the second reader's events all came from the shared cache or a cached read");
-    // A reader that fell behind what the cache holds reads for itself, into its own buffer,
-    // leaving the cache to the reader ahead: both start, then one runs to the end first.
+    // Two readers from the start, then one runs to the end first. Counted: which batch reads went
+    // into a reader's own buffer (true) and which into buffers the cache keeps (false).
     const window = await open({ readBytes: 8 * 1024, cacheBytes: 16 * 1024 });
     const batchReadsInto: boolean[] = [];
-    const plainEntries = window.counting.entries;
-    window.counting.entries = (lo, hi, max, options) => {
-      if (max !== undefined) batchReadsInto.push(options?.into !== undefined);
-      return plainEntries(lo, hi, max, options);
+    const countReads = (h: LogFeedHarness, into: boolean[]): void => {
+      const plainEntries = h.counting.entries;
+      h.counting.entries = (lo, hi, max, options) => {
+        if (max !== undefined) into.push(options?.into !== undefined);
+        return plainEntries(lo, hi, max, options);
+      };
     };
+    countReads(window, batchReadsInto);
     const late = new AbortController();
     const [ahead, behind] = [0, 1].map(() => window.feed.read({ file: name, position: 4 }, late.signal)[Symbol.asyncIterator]());
     const over = (r: IteratorResult<FeedItem>): boolean => r.done === true || r.value.kind === "caughtUp";
@@ -267,8 +270,35 @@ describe("LogBinlogFeed over real binlog events", { skip }, () => {
     const fromHere = batchReadsInto.length;
     while (!over(await behind!.next()));
     late.abort();
+    // The reader behind is the last of the readers: what it reads goes to the cache, for the
+    // replicas that connect next (they start behind it).
     const behindReads = batchReadsInto.slice(fromHere);
-    assert.ok(behindReads.length > 3 && behindReads.every((into) => into), `the reader behind read ${behindReads.length} batches, each into its own buffer: ${JSON.stringify(behindReads)}`);
+    assert.ok(behindReads.length > 3 && behindReads.every((into) => !into), `the last reader read ${behindReads.length} batches for the cache: ${JSON.stringify(behindReads)}`);
+
+    // A reader behind what the cache holds reads for itself, into its own buffer, leaving the
+    // cache to the readers ahead: a pack of two reads the second half of the file in step, then
+    // a straggler reads the file from its start.
+    const packed = await open({ readBytes: 8 * 1024, cacheBytes: 16 * 1024 });
+    const packedReads: boolean[] = [];
+    countReads(packed, packedReads);
+    let middle = 4;
+    for (const e of fileEvents(file)) {
+      if (middle >= file.length / 2) break;
+      middle += e.length;
+    }
+    const third = new AbortController();
+    const pack = [0, 1].map(() => packed.feed.read({ file: name, position: middle }, third.signal)[Symbol.asyncIterator]());
+    for (let done = [false, false]; !done[0] || !done[1]; ) {
+      for (const k of [0, 1]) if (!done[k] && over(await pack[k]!.next())) done[k] = true;
+    }
+    // (Its first reader reads alone until the second one has started.)
+    assert.ok(packedReads.length > 3 && packedReads.slice(-3).every((into) => !into), `the pack read for the cache once both read: ${JSON.stringify(packedReads)}`);
+    const stragglerFrom = packedReads.length;
+    const straggler = packed.feed.read({ file: name, position: 4 }, third.signal)[Symbol.asyncIterator]();
+    while (!over(await straggler.next()));
+    third.abort();
+    const stragglerReads = packedReads.slice(stragglerFrom);
+    assert.ok(stragglerReads.length > 3 && stragglerReads.every((into) => into), `the straggler read ${stragglerReads.length} batches, each into its own buffer: ${JSON.stringify(stragglerReads)}`);
     assert.ok(sharedReads.entries < entries.length * 1.2, `two readers read the store about once: ${sharedReads.entries} entries in batches for ${entries.length} stored`);
   });
 

@@ -409,7 +409,7 @@ export class LogBinlogFeed implements BinlogFeed {
     const checkCrc = this.#checkCrc();
     // What a reader behind the cache would add is older than what the readers ahead of it need,
     // and would push that out; what nobody behind will read only costs a fresh buffer.
-    if (this.#cache.enabled && from > this.#cache.newest && this.#someoneFollows(reader, from)) {
+    if (this.#cache.enabled && from > this.#cache.newest && this.#someoneMayFollow(reader, from)) {
       // Cached entries are always checked: other readers take them as they are.
       const entries = this.#store.entries(from, bound + 1, this.#readBytes);
       this.#cache.add(entries);
@@ -419,13 +419,23 @@ export class LogBinlogFeed implements BinlogFeed {
     return { entries: this.#store.entries(from, bound + 1, this.#readBytes, { into: reader.scratch, checkCrc }), transient: true, checked: checkCrc };
   }
 
-  /** Whether another reader will read from `from` soon: it is behind, within what the cache holds. */
-  #someoneFollows(reader: ActiveReader, from: number): boolean {
+  /**
+   * Whether another reader may read from `from` soon: one is behind, within what the cache holds;
+   * or, among several, none is behind at all (the last of a pack: replicas that connect next start
+   * behind it, often from the same place: a hundred attached one after another to the same file
+   * each read that file into a 1 MiB buffer of its own until this). A reader far ahead of the
+   * others, with readers behind but all out of reach, reads for itself.
+   */
+  #someoneMayFollow(reader: ActiveReader, from: number): boolean {
+    if (this.#active.size < 2) return false;
     const reach = this.#cache.reachEntries;
+    let behind = false;
     for (const other of this.#active) {
-      if (other !== reader && other.next <= from && from - other.next <= reach) return true;
+      if (other === reader || other.next > from) continue;
+      if (from - other.next <= reach) return true;
+      behind = true;
     }
-    return false;
+    return !behind;
   }
 
   /** Whether reads check each record's CRC32 now (see verifyRecords). */
