@@ -149,8 +149,11 @@ export class LogBinlogFeed implements BinlogFeed {
   readonly #cache: EntryCache;
   readonly #settleMs: number;
   readonly #verifyRecords: VerifyRecords;
-  /** Whether every served file's events carry a CRC32, for the files() array it was found for. */
-  #checksummed: { files: readonly StoredFileFacts[]; count: number; all: boolean } | undefined;
+  /**
+   * Whether every served file's events carry a CRC32, for the files() it was found for (a file's
+   * checksum is known from its FORMAT_DESCRIPTION: only the newest file's may still change).
+   */
+  #checksummed: { files: readonly StoredFileFacts[]; count: number; newest: string | undefined; all: boolean } | undefined;
 
   /** Readers streaming now: a lone reader reads into a buffer of its own, several share the cache. */
   readonly #active = new Set<ActiveReader>();
@@ -443,8 +446,9 @@ export class LogBinlogFeed implements BinlogFeed {
     if (this.#verifyRecords === "always") return true;
     const files = this.#index.files();
     const known = this.#checksummed;
-    if (known?.files !== files || known.count !== files.length) {
-      this.#checksummed = { files, count: files.length, all: files.length > 0 && files.every((f) => f.checksum === "CRC32") };
+    const newest = files.at(-1)?.checksum;
+    if (known?.files !== files || known.count !== files.length || known.newest !== newest) {
+      this.#checksummed = { files, count: files.length, newest, all: files.length > 0 && files.every((f) => f.checksum === "CRC32") };
     }
     return !this.#checksummed!.all;
   }
