@@ -163,17 +163,25 @@ interface RunResult {
   serverCpuSeconds: number;
   cpuSecondsPerGB: number;
   primaryCpuSeconds: number;
+  /** CPU seconds of the other kingbus pods (not serving) during the run: what else the machine did. */
+  otherPodsCpuSeconds: number;
 }
+
+/** The kingbus pods other than the serving one (none when MariaDB serves: they are measured all the same). */
+let otherPodPids: () => number[] = () => [];
 
 async function run(name: string, t: Target, clients: number, serverPidOf: () => number | undefined, primaryPid: number | undefined, firstId: number): Promise<RunResult> {
   const pid = serverPidOf();
   const cpu0 = pid ? processCpuSeconds(pid) : 0;
   const primary0 = primaryPid ? processCpuSeconds(primaryPid) : 0;
+  const others = otherPodPids();
+  const others0 = others.reduce((sum, p) => sum + processCpuSeconds(p), 0);
   const began = performance.now();
   const sizes = await Promise.all(Array.from({ length: clients }, (_, i) => readBinlog(t, firstId + i)));
   const seconds = (performance.now() - began) / 1000;
   const serverCpuSeconds = (pid ? processCpuSeconds(pid) : 0) - cpu0;
   const primaryCpuSeconds = (primaryPid ? processCpuSeconds(primaryPid) : 0) - primary0;
+  const otherPodsCpuSeconds = others.reduce((sum, p) => sum + processCpuSeconds(p), 0) - others0;
   const bytes = sizes.reduce((a, b) => a + b, 0);
   const r: RunResult = {
     clients,
@@ -184,8 +192,9 @@ async function run(name: string, t: Target, clients: number, serverPidOf: () => 
     serverCpuSeconds,
     cpuSecondsPerGB: serverCpuSeconds / (bytes / 1e9),
     primaryCpuSeconds,
+    otherPodsCpuSeconds,
   };
-  progress(`${name}, ${clients} clients: ${(bytes / 1e9).toFixed(2)} GB in ${seconds.toFixed(1)} s = ${r.aggregateMBps.toFixed(0)} MB/s (${r.perClientMBps.toFixed(1)} per client), ${r.cpuSecondsPerGB.toFixed(2)} CPU s/GB; primary CPU ${primaryCpuSeconds.toFixed(2)} s`);
+  progress(`${name}, ${clients} clients: ${(bytes / 1e9).toFixed(2)} GB in ${seconds.toFixed(1)} s = ${r.aggregateMBps.toFixed(0)} MB/s (${r.perClientMBps.toFixed(1)} per client), ${r.cpuSecondsPerGB.toFixed(2)} CPU s/GB; primary CPU ${primaryCpuSeconds.toFixed(2)} s; other pods ${otherPodsCpuSeconds.toFixed(2)} CPU s`);
   return r;
 }
 
@@ -257,6 +266,7 @@ export async function runFanoutBench(outDir = resultsDir): Promise<BenchResult> 
     const primaryTarget: Target = { port: primary.port, user: USER, password: PASSWORD, firstFile };
     const primaryPid = serverPid(primary);
     const podPid = (): number | undefined => cluster?.node(pod).child?.pid;
+    otherPodPids = () => cluster!.nodes.filter((n) => n.id !== pod).flatMap((n) => (n.child?.pid ? [n.child.pid] : []));
     // What the primary and the pods wrote reaches the disk now, not in the kernel's writeback
     // half a minute later, in the middle of whichever run comes then.
     execFileSync("sync");
