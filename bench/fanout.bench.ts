@@ -167,14 +167,12 @@ interface RunResult {
   otherPodsCpuSeconds: number;
 }
 
-/** The kingbus pods other than the serving one (none when MariaDB serves: they are measured all the same). */
-let otherPodPids: () => number[] = () => [];
-
-async function run(name: string, t: Target, clients: number, serverPidOf: () => number | undefined, primaryPid: number | undefined, firstId: number): Promise<RunResult> {
+/** One run of `clients` readers; `otherPods`: the kingbus pods not serving, measured whoever serves. */
+async function run(name: string, t: Target, clients: number, serverPidOf: () => number | undefined, primaryPid: number | undefined, otherPods: () => number[], firstId: number): Promise<RunResult> {
   const pid = serverPidOf();
   const cpu0 = pid ? processCpuSeconds(pid) : 0;
   const primary0 = primaryPid ? processCpuSeconds(primaryPid) : 0;
-  const others = otherPodPids();
+  const others = otherPods();
   const others0 = others.reduce((sum, p) => sum + processCpuSeconds(p), 0);
   const began = performance.now();
   const sizes = await Promise.all(Array.from({ length: clients }, (_, i) => readBinlog(t, firstId + i)));
@@ -266,7 +264,10 @@ export async function runFanoutBench(outDir = resultsDir): Promise<BenchResult> 
     const primaryTarget: Target = { port: primary.port, user: USER, password: PASSWORD, firstFile };
     const primaryPid = serverPid(primary);
     const podPid = (): number | undefined => cluster?.node(pod).child?.pid;
-    otherPodPids = () => cluster!.nodes.filter((n) => n.id !== pod).flatMap((n) => (n.child?.pid ? [n.child.pid] : []));
+    const otherPods = (): number[] => cluster!.nodes.filter((n) => n.id !== pod).flatMap((n) => (n.child?.pid ? [n.child.pid] : []));
+    let id = 100_000;
+    const measure = (who: "kingbus" | "mariadb", n: number): Promise<RunResult> =>
+      who === "kingbus" ? run("kingbus", kingbusTarget, n, podPid, primaryPid, otherPods, (id += 1000)) : run("mariadb", primaryTarget, n, () => primaryPid, undefined, otherPods, (id += 1000));
     // What the primary and the pods wrote reaches the disk now, not in the kernel's writeback
     // half a minute later, in the middle of whichever run comes then.
     execFileSync("sync");
@@ -275,18 +276,18 @@ export async function runFanoutBench(outDir = resultsDir): Promise<BenchResult> 
     await readBinlog(primaryTarget, 90_001);
 
     const results: Array<{ kingbus: RunResult; mariadb: RunResult; rounds: Array<{ kingbus: RunResult; mariadb: RunResult }> }> = [];
-    let id = 100_000;
     for (const n of counts) {
       // Short runs (a second at one client) meet every hiccup of the machine whole: two rounds,
       // kingbus-MariaDB then MariaDB-kingbus, and the better of each server's two.
       const rounds: Array<{ kingbus: RunResult; mariadb: RunResult }> = [];
       for (let round = 0; round < (n <= SHORT_RUN_CLIENTS ? 2 : 1); round++) {
-        const order = round === 0 ? (["kingbus", "mariadb"] as const) : (["mariadb", "kingbus"] as const);
-        const got: Partial<Record<"kingbus" | "mariadb", RunResult>> = {};
-        for (const who of order) {
-          got[who] = who === "kingbus" ? await run("kingbus", kingbusTarget, n, podPid, primaryPid, (id += 1000)) : await run("mariadb", primaryTarget, n, () => primaryPid, undefined, (id += 1000));
+        if (round === 0) {
+          const kingbus = await measure("kingbus", n);
+          rounds.push({ kingbus, mariadb: await measure("mariadb", n) });
+        } else {
+          const mariadb = await measure("mariadb", n);
+          rounds.push({ kingbus: await measure("kingbus", n), mariadb });
         }
-        rounds.push({ kingbus: got.kingbus!, mariadb: got.mariadb! });
       }
       const best = (who: "kingbus" | "mariadb"): RunResult => rounds.map((r) => r[who]).reduce((a, b) => (b.aggregateMBps > a.aggregateMBps ? b : a));
       results.push({ kingbus: best("kingbus"), mariadb: best("mariadb"), rounds });

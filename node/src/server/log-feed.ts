@@ -28,7 +28,7 @@ import { FeedError, type BinlogChecksumName, type BinlogFeed, type BinlogFlavor,
 import { EntryType, type Entry } from "../raft/types.ts";
 import type { GtidKey } from "../storage/binlog-index.ts";
 import { ReadBuffer, type LogStore } from "../storage/log-store.ts";
-import { VERIFY_RECORDS, type VerifyRecords } from "./verify-records.ts";
+import type { VerifyRecords } from "./verify-records.ts";
 import { isServed, type AppliedBinlogIndex, type StoredEvent, type StoredFileFacts } from "./applied-index.ts";
 
 /** The applied GTID state, as the node's BinlogState holds it (purged GTIDs included). */
@@ -149,11 +149,6 @@ export class LogBinlogFeed implements BinlogFeed {
   readonly #cache: EntryCache;
   readonly #settleMs: number;
   readonly #verifyRecords: VerifyRecords;
-  /**
-   * Whether every served file's events carry a CRC32, for the files() it was found for (a file's
-   * checksum is known from its FORMAT_DESCRIPTION: only the newest file's may still change).
-   */
-  #checksummed: { files: readonly StoredFileFacts[]; count: number; newest: string | undefined; all: boolean } | undefined;
 
   /** Readers streaming now: a lone reader reads into a buffer of its own, several share the cache. */
   readonly #active = new Set<ActiveReader>();
@@ -168,7 +163,6 @@ export class LogBinlogFeed implements BinlogFeed {
     this.#settleMs = options.settleMs ?? 5000;
     this.#cache = new EntryCache(options.cacheBytes ?? 64 * 1024 * 1024);
     this.#verifyRecords = options.verifyRecords ?? "auto";
-    if (!VERIFY_RECORDS.includes(this.#verifyRecords)) throw new TypeError(`verifyRecords must be one of ${VERIFY_RECORDS.join(", ")}`);
   }
 
   /** Waits until this node applied what is committed now (a replica may come from a pod further ahead). */
@@ -441,16 +435,11 @@ export class LogBinlogFeed implements BinlogFeed {
     return !behind;
   }
 
-  /** Whether reads check each record's CRC32 now (see verifyRecords). */
+  /** Whether reads check each record's CRC32 now (see verifyRecords): once per read of up to `readBytes`. */
   #checkCrc(): boolean {
     if (this.#verifyRecords === "always") return true;
     const files = this.#index.files();
-    const known = this.#checksummed;
-    const newest = files.at(-1)?.checksum;
-    if (known?.files !== files || known.count !== files.length || known.newest !== newest) {
-      this.#checksummed = { files, count: files.length, newest, all: files.length > 0 && files.every((f) => f.checksum === "CRC32") };
-    }
-    return !this.#checksummed!.all;
+    return files.length === 0 || files.some((f) => f.checksum !== "CRC32");
   }
 
   /**

@@ -30,14 +30,9 @@ export class StagePool {
   give(buffer: Buffer): void {
     if (buffer.length === this.bufferBytes && this.#free.length < this.#maxKept) this.#free.push(buffer);
   }
-
-  /** Buffers waiting to be taken. */
-  get free(): number {
-    return this.#free.length;
-  }
 }
 
 /** Staging buffers: packets are copied into one and leave in large writes. */
-export const STAGE_BYTES = 128 * 1024;
+const STAGE_BYTES = 128 * 1024;
 /** The process's pool: 8 MiB waits at most, 64 buffers, what 64 full sockets hand back at once. */
 export const sharedStages = new StagePool(STAGE_BYTES, 8 * 1024 * 1024);

@@ -15,6 +15,14 @@ import { AppliedBinlogIndex } from "../applied-index.ts";
 import { LogBinlogFeed, type FeedStore } from "../log-feed.ts";
 import type { VerifyRecords } from "../verify-records.ts";
 
+export interface HarnessOptions {
+  segmentBytes?: number;
+  readBytes?: number;
+  /** The readers' shared cache (none unless asked: tests count what reaches the store). */
+  cacheBytes?: number;
+  verifyRecords?: VerifyRecords;
+}
+
 export interface CountingStore extends FeedStore {
   /** Entries read through entries() since the last reset. */
   entriesRead: number;
@@ -34,7 +42,7 @@ export class LogFeedHarness {
   /** The commit index the feed's `settle` waits for (as a follower learns it from its leader). */
   committed = 0;
 
-  private constructor(dir: string, store: LogStore, readBytes: number | undefined, cacheBytes: number, verifyRecords: VerifyRecords | undefined) {
+  private constructor(dir: string, store: LogStore, options: HarnessOptions) {
     this.dir = dir;
     this.store = store;
     const counting: CountingStore = {
@@ -58,14 +66,13 @@ export class LogFeedHarness {
       },
     };
     const progress = { committed: () => this.committed, applied: () => this.index.lastApplied };
-    this.feed = new LogBinlogFeed({ store: counting, index: this.index, gtids: () => this.state, applied: signal, progress, settleMs: 3000, cacheBytes, ...(readBytes ? { readBytes } : {}), ...(verifyRecords ? { verifyRecords } : {}) });
+    this.feed = new LogBinlogFeed({ store: counting, index: this.index, gtids: () => this.state, applied: signal, progress, settleMs: 3000, cacheBytes: options.cacheBytes ?? 0, ...(options.readBytes ? { readBytes: options.readBytes } : {}), ...(options.verifyRecords ? { verifyRecords: options.verifyRecords } : {}) });
   }
 
-  /** `cacheBytes`: the readers' shared cache (none unless asked: tests count what reaches the store). */
-  static async open(options: { segmentBytes?: number; readBytes?: number; cacheBytes?: number; verifyRecords?: VerifyRecords } = {}): Promise<LogFeedHarness> {
+  static async open(options: HarnessOptions = {}): Promise<LogFeedHarness> {
     const dir = mkdtempSync(join(tmpdir(), "kingbus-log-feed-"));
     const store = await LogStore.open(dir, { extractBinlogInfo, ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}) });
-    return new LogFeedHarness(dir, store, options.readBytes, options.cacheBytes ?? 0, options.verifyRecords);
+    return new LogFeedHarness(dir, store, options);
   }
 
   /** Appends (durable, not yet committed). */
