@@ -137,7 +137,7 @@ export class KingbusNode {
       tickMs: config.raft.tickMs,
     });
     this.syncerDuty = new SyncerDuty({ loop: this.loop, store, state: () => this.binlog, log, registry: metrics.registry, syncer: { maxInFlightBytes: memory.syncerInflightBytes, bufferBytes: memory.syncerBufferBytes } });
-    const progress = { committed: () => this.loop.node.status().commit, applied: () => this.loop.applied, startupCommit: this.startupCommit };
+    const progress = { committed: () => this.loop.node.status().commit, applied: () => this.loop.applied, current: () => this.commitIsCurrent(), startupCommit: this.startupCommit };
     this.serverDuty = new ServerDuty({ store, state: () => this.binlog, log, registry: metrics.registry, dataDir: config.dataDir, progress, cacheBytes: memory.serverCacheBytes, verifyRecords: config.storage.verifyServedRecords });
     this.loop.on("applied", () => this.serverDuty.applied());
     this.loop.on("soft", ({ lead, role }) => {
@@ -494,6 +494,21 @@ export class KingbusNode {
         startupCommitIndex: this.startupCommit,
       }),
     };
+  }
+
+  /**
+   * Whether this node's commit index covers everything the cluster committed: it knows a leader
+   * and has a committed entry of that leader's term (Raft: every entry committed in an earlier
+   * term comes before it). What a replica read from a leader that died may be ahead of it until then.
+   */
+  private commitIsCurrent(): boolean {
+    const status = this.loop.node.status();
+    if (status.lead === 0) return false;
+    try {
+      return this.store.term(status.commit) === status.term;
+    } catch {
+      return false;
+    }
   }
 
   private controlMembers(): ControlMember[] {

@@ -48,7 +48,7 @@ export interface ServerDutyOptions {
    * committed when it started (it serves nothing stale after a restart), and a dump whose replica
    * is ahead of this pod waits for the pod to apply what is committed before it is refused.
    */
-  progress?: { committed(): number; applied(): number; startupCommit: number };
+  progress?: { committed(): number; applied(): number; current?(): boolean; startupCommit: number };
   /** Bytes of entries the dumps share in memory (LogBinlogFeed's cache; its default when unset). */
   cacheBytes?: number;
   /** When dumps check stored records' CRC32 (LogBinlogFeed's verifyRecords; its default when unset). */

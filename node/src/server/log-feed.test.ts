@@ -302,6 +302,27 @@ describe("LogBinlogFeed over real binlog events", { skip }, () => {
     assert.ok(sharedReads.entries < entries.length * 1.2, `two readers read the store about once: ${sharedReads.entries} entries in batches for ${entries.length} stored`);
   });
 
+  it("settle: a pod whose commit index may lag what the cluster committed (its leader just died) waits until it is current, then for the apply", async () => {
+    const h = await LogFeedHarness.open({ settleMs: 300 });
+    harnesses.push(h);
+    const entries = binlogEntries([join(fixtures, "mysql-enum-string-set.000001")], { maxEntryBytes: 400 });
+    await h.append(entries);
+    const half = Math.floor(entries.length / 2);
+    h.applyThrough(half);
+    h.committed = half;
+    const signal = new AbortController().signal;
+    assert.equal(await h.feed.settle(signal), true, "current and applied: at once");
+    h.current = false;
+    assert.equal(await h.feed.settle(signal), false, "never current within settleMs: the replica is told to ask again");
+    const settling = h.feed.settle(signal);
+    // The new leader's first entry reaches this pod: its commit index jumps and is current; then it applies.
+    h.current = true;
+    h.committed = entries.at(-1)!.index;
+    setTimeout(() => h.applyThrough(entries.at(-1)!.index), 50);
+    assert.equal(await settling, true);
+    assert.equal(h.index.lastApplied, entries.at(-1)!.index, "answered once the apply was done");
+  });
+
   it("rebuilds the same index by replaying the log from its first retained entry", async () => {
     const h = await filled(GTID_FIXTURES.slice(0, 2).map((n) => join(fixtures, n)), 400);
     harnesses.push(h);

@@ -53,8 +53,14 @@ export interface LogBinlogFeedOptions {
   applied: AppliedSignal;
   /** Bytes of entries read at once (default 1 MiB; at least one entry is always read). */
   readBytes?: number;
-  /** The commit index this node knows and the index it applied (for `settle`); without them, settle answers at once. */
-  progress?: { committed(): number; applied(): number };
+  /**
+   * The commit index this node knows and the index it applied (for `settle`); without them, settle
+   * answers at once. `current`: whether that commit index covers everything the cluster committed
+   * (default: always). A follower learns the commit index from its leader's messages: after a
+   * leader dies, the survivors' indexes lag what the dead leader committed, and served, until the
+   * new leader commits an entry of its own term.
+   */
+  progress?: { committed(): number; applied(): number; current?(): boolean };
   /** How long `settle` waits for this node to apply what was committed (default 5 s). */
   settleMs?: number;
   /** Bytes of recently read entries kept for other readers (default 64 MiB; 0: none). */
@@ -169,9 +175,13 @@ export class LogBinlogFeed implements BinlogFeed {
   async settle(signal: AbortSignal): Promise<boolean> {
     const progress = this.#progress;
     if (!progress) return true;
-    const target = progress.committed();
-    if (progress.applied() >= target) return true;
+    const current = (): boolean => progress.current?.() ?? true;
+    if (current() && progress.applied() >= progress.committed()) return true;
     const both = AbortSignal.any([signal, AbortSignal.timeout(this.#settleMs)]);
+    // The commit index becomes current when this node applies an entry of the leader's term.
+    while (!current() && !both.aborted) await this.#applied.wait(both);
+    if (!current()) return false;
+    const target = progress.committed();
     while (progress.applied() < target && !both.aborted) await this.#applied.wait(both);
     return progress.applied() >= target;
   }

@@ -21,6 +21,8 @@ export interface HarnessOptions {
   /** The readers' shared cache (none unless asked: tests count what reaches the store). */
   cacheBytes?: number;
   verifyRecords?: VerifyRecords;
+  /** How long `settle` waits (default 3 s). */
+  settleMs?: number;
 }
 
 export interface CountingStore extends FeedStore {
@@ -41,6 +43,8 @@ export class LogFeedHarness {
 
   /** The commit index the feed's `settle` waits for (as a follower learns it from its leader). */
   committed = 0;
+  /** Whether that commit index covers what the cluster committed (false: a leader just died). */
+  current = true;
 
   private constructor(dir: string, store: LogStore, options: HarnessOptions) {
     this.dir = dir;
@@ -65,8 +69,8 @@ export class LogFeedHarness {
         return this.applied.wait(s);
       },
     };
-    const progress = { committed: () => this.committed, applied: () => this.index.lastApplied };
-    this.feed = new LogBinlogFeed({ store: counting, index: this.index, gtids: () => this.state, applied: signal, progress, settleMs: 3000, cacheBytes: options.cacheBytes ?? 0, ...(options.readBytes ? { readBytes: options.readBytes } : {}), ...(options.verifyRecords ? { verifyRecords: options.verifyRecords } : {}) });
+    const progress = { committed: () => this.committed, applied: () => this.index.lastApplied, current: () => this.current };
+    this.feed = new LogBinlogFeed({ store: counting, index: this.index, gtids: () => this.state, applied: signal, progress, settleMs: options.settleMs ?? 3000, cacheBytes: options.cacheBytes ?? 0, ...(options.readBytes ? { readBytes: options.readBytes } : {}), ...(options.verifyRecords ? { verifyRecords: options.verifyRecords } : {}) });
   }
 
   static async open(options: HarnessOptions = {}): Promise<LogFeedHarness> {
